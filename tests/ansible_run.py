@@ -1,0 +1,101 @@
+"""Run the collection's modules and playbooks through the real ansible-playbook.
+
+Tests use this instead of importing modules: the module runs as Ansible runs it (AnsiballZ,
+argument spec, check and diff mode), and the test reads the registered result as JSON.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def ansible_env(extra=None):
+    """The environment scripts/env.sh sets, rebuilt from this interpreter's location."""
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".venv" / "collections"),
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "PATH": str(VENV_BIN) + os.pathsep + env.get("PATH", ""),
+        "PYTHONPATH": str(ROOT / "tests"),
+    })
+    env.update(extra or {})
+    return env
+
+
+class PlaybookRun:
+    def __init__(self, proc, results):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.results = results
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+
+def run_playbook(playbook, extra_vars=None, env=None, args=(), timeout=300):
+    """Run a playbook file (or FQCN) and return a PlaybookRun."""
+    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    cmd += list(args)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(env),
+                          timeout=timeout, cwd=str(ROOT))
+    return PlaybookRun(proc, None)
+
+
+def run_module(module, module_args, check=False, diff=False, env=None, verbosity=0, timeout=300):
+    """Run one module in a one-task play and return its registered result (a dict).
+
+    The result always carries `failed` and never raises for a failed module: tests assert on
+    `msg`. A crash that Ansible reports as MODULE FAILURE shows as `module_stderr`/`exception`.
+    `_output` holds the full ansible-playbook output, `_rc` its exit code.
+    """
+    fqcn = module if "." in module else "kubeovn.live_migration." + module
+    with tempfile.TemporaryDirectory(prefix="klm-run-") as tmp:
+        out = Path(tmp) / "result.json"
+        task = {
+            fqcn: module_args,
+            "register": "result",
+            "ignore_errors": True,
+            "check_mode": bool(check),
+            "diff": bool(diff),
+        }
+        play = [{
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                task,
+                {"ansible.builtin.copy": {"content": "{{ result | to_json }}", "dest": str(out)},
+                 "check_mode": False, "diff": False},
+            ],
+        }]
+        pb = Path(tmp) / "play.yml"
+        pb.write_text(json.dumps(play))
+        args = ["-" + "v" * verbosity] if verbosity else []
+        run = run_playbook(pb, env=env, args=args, timeout=timeout)
+        if not out.exists():
+            raise AssertionError("playbook did not run the module:\n" + run.output)
+        result = json.loads(out.read_text())
+        result["_output"] = run.output
+        result["_rc"] = run.rc
+        return result
+
+
+def assert_clean_failure(result, *fragments):
+    """A failure with a clear msg: no traceback, and the msg names what it must."""
+    assert result.get("failed"), result
+    assert "module_stderr" not in result and "exception" not in result, result
+    assert "Traceback" not in result.get("msg", ""), result
+    for fragment in fragments:
+        assert fragment.lower() in result["msg"].lower(), (fragment, result["msg"])

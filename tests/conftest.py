@@ -1,0 +1,10 @@
+"""Shared pytest set-up. tests/ is on sys.path (rootdir conftest), so the OVN sandbox, the
+Kubernetes emulator and the simulated KubeVirt import as top-level packages."""
+import importlib.util
+
+# Each real environment ships its own fixtures; register those that exist.
+pytest_plugins = [name for name in (
+    "ovn_sandbox.fixtures",
+    "k8s_emulator.fixtures",
+    "kubevirt_sim.fixtures",
+) if importlib.util.find_spec(name.split(".")[0]) is not None]
