@@ -49,7 +49,7 @@ def run_playbook(playbook, extra_vars=None, env=None, args=(), timeout=300):
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     cmd += list(args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(env),
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(env), check=False,
                           timeout=timeout, cwd=str(ROOT))
     return PlaybookRun(proc, None)
 

@@ -7,4 +7,4 @@ pytest_plugins = [name for name in (
     "ovn_sandbox.fixtures",
     "k8s_emulator.fixtures",
     "kubevirt_sim.fixtures",
-) if importlib.util.find_spec(name.split(".")[0]) is not None]
+) if importlib.util.find_spec(name.partition(".")[0]) is not None]
