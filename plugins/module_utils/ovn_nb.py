@@ -1,0 +1,278 @@
+# Copyright: kubeovn.live_migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""OVN Northbound service: find a VM's Logical_Switch_Ports and set the two option keys we own.
+
+Only `requested-chassis` and `activation-strategy` are ever written, by `mutate` on the options
+map (delete the key, then insert it), in one transaction guarded by `wait` operations on the
+options we read: other writers' keys survive, and a concurrent change makes us re-read and retry.
+"""
+
+import time
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError, OvsdbError
+
+NB_DATABASE = "OVN_Northbound"
+# ovn-nbctl's default when neither --db nor OVN_NB_DB is given.
+DEFAULT_NB_REMOTE = "unix:/var/run/ovn/ovnnb_db.sock"
+LSP_TABLE = "Logical_Switch_Port"
+LSP_COLUMNS = ("_uuid", "name", "type", "options", "external_ids")
+KEY_CHASSIS = "requested-chassis"
+KEY_STRATEGY = "activation-strategy"
+OWNED_KEYS = (KEY_CHASSIS, KEY_STRATEGY)
+STATES = ("prepared", "cutover", "rolled_back", "absent")
+STRATEGIES = ("rarp",)
+WAIT_STAGES = ("none", "sb", "hv")
+MAX_ATTEMPTS = 5
+# Which chassis each state needs.
+REQUIRED_CHASSIS = {
+    "prepared": ("source_chassis", "target_chassis"),
+    "cutover": ("target_chassis",),
+    "rolled_back": ("source_chassis",),
+    "absent": (),
+}
+
+
+def tls_from_params(params):
+    return ovsdb.TlsSettings(params.get("private_key"), params.get("certificate"), params.get("ca_cert"))
+
+
+def connect_nb(params):
+    """Connect to the NB leader from the ovn_nb argspec's parameters."""
+    remotes = params.get("ovn_nb_connection") or DEFAULT_NB_REMOTE
+    try:
+        return ovsdb.connect(remotes, NB_DATABASE, tls=tls_from_params(params),
+                             timeout=params.get("connect_timeout") or 10.0)
+    except OvsdbError as err:
+        hint = ""
+        if not params.get("ovn_nb_connection"):
+            hint = " (ovn_nb_connection and OVN_NB_DB are not set: tried ovn-nbctl's default socket)"
+        raise OvsdbError("ovn_nb_connection: " + err.msg + hint, **err.details)
+
+
+# Reading ports.
+
+class Port(object):
+    """One Logical_Switch_Port as read: options and external_ids as dicts."""
+
+    def __init__(self, row):
+        self.uuid = ovsdb.decode(row["_uuid"])
+        self.name = row["name"]
+        self.type = row.get("type", "")
+        self.options = ovsdb.decode(row.get("options", ["map", []]))
+        self.external_ids = ovsdb.decode(row.get("external_ids", ["map", []]))
+
+    @property
+    def owned(self):
+        """Our two keys, a missing key as None."""
+        return dict((key, self.options.get(key)) for key in OWNED_KEYS)
+
+    @property
+    def pod(self):
+        """(namespace, vmi) from external_ids:pod, or (None, None)."""
+        namespace, sep, name = self.external_ids.get("pod", "").partition("/")
+        return (namespace, name) if sep else (None, None)
+
+
+def find_ports_by_name(client, names):
+    """Ports named `names`, in that order, one round trip; returns (ports, missing names)."""
+    names = unique(names)
+    results = client.select_many([(LSP_TABLE, [["name", "==", n]], LSP_COLUMNS) for n in names])
+    ports, missing = [], []
+    for name, rows in zip(names, results):
+        if rows:
+            ports.extend(Port(r) for r in rows)
+        else:
+            missing.append(name)
+    return ports, missing
+
+
+def vmi_condition(namespace, vmi):
+    """Every NIC of a VMI: VIF ports (type "") whose external_ids:pod is <namespace>/<vmi>."""
+    return [["type", "==", ""], ["external_ids", "includes", ovsdb.encode_map({"pod": "%s/%s" % (namespace, vmi)})]]
+
+
+def find_vmi_ports(client, namespace, vmi):
+    rows = client.select(LSP_TABLE, vmi_condition(namespace, vmi), LSP_COLUMNS)
+    return sorted((Port(r) for r in rows), key=lambda p: p.name)
+
+
+def is_migrating(options):
+    """A port mid-migration: an activation strategy, or more than one requested chassis."""
+    return bool(options.get(KEY_STRATEGY)) or "," in options.get(KEY_CHASSIS, "")
+
+
+def find_migrating_ports(client):
+    """Scan every LSP for migration options (OVSDB cannot test a map key alone, so one select
+    of the five columns we need, filtered here)."""
+    rows = client.select(LSP_TABLE, [], LSP_COLUMNS)
+    ports = [Port(r) for r in rows]
+    return sorted((p for p in ports if is_migrating(p.options)), key=lambda p: p.name)
+
+
+def unique(names):
+    seen, out = set(), []
+    for name in names:
+        if name not in seen:
+            seen.add(name)
+            out.append(name)
+    return out
+
+
+def describe_selector(ports=None, namespace=None, vmi=None):
+    if ports:
+        return "Logical_Switch_Port named " + ", ".join(ports)
+    return "Logical_Switch_Port of type \"\" with external_ids:pod=%s/%s" % (namespace, vmi)
+
+
+def vif_lookup(ports=None, namespace=None, vmi=None):
+    """A lookup for set_port_options: the named ports (all must exist and be VIFs) or a VMI's ports."""
+    def lookup(client):
+        if ports:
+            found, missing = find_ports_by_name(client, ports)
+            if missing:
+                raise ModuleError("No Logical_Switch_Port named %s in %s" % (", ".join(missing), client.remote))
+            odd = ["%s (type %s)" % (p.name, p.type) for p in found if p.type != ""]
+            if odd:
+                raise ModuleError("Only VIF ports (type \"\") carry a VM's traffic; refusing " + ", ".join(odd))
+            return found
+        found = find_vmi_ports(client, namespace, vmi)
+        if not found:
+            raise ModuleError("No port found: searched %s in %s" % (describe_selector(namespace=namespace, vmi=vmi), client.remote))
+        return found
+    return lookup
+
+
+# Planning (pure).
+
+def validate_chassis_args(state, source, target):
+    """Raise ModuleError for arguments that must never reach the database."""
+    if state not in STATES:
+        raise ModuleError("state must be one of %s, got %r" % (", ".join(STATES), state))
+    given = {"source_chassis": source, "target_chassis": target}
+    for option in REQUIRED_CHASSIS[state]:
+        if given[option] is None:
+            raise ModuleError("state=%s needs %s" % (state, option))
+    for option, value in sorted(given.items()):
+        if value is None:
+            continue
+        if not value.strip():
+            raise ModuleError("%s must not be empty" % option)
+        if "," in value or any(c.isspace() for c in value):
+            raise ModuleError("%s %r must be one chassis name or hostname, without commas or whitespace" % (option, value))
+    if source is not None and target is not None and source == target:
+        raise ModuleError("source_chassis and target_chassis are both %r: a migration needs two different chassis" % source)
+
+
+def desired_options(state, source=None, target=None, strategy="rarp"):
+    """Our two keys as they must be in `state`; None means the key must be absent."""
+    if state == "prepared":
+        return {KEY_CHASSIS: "%s,%s" % (source, target), KEY_STRATEGY: strategy}
+    if state == "cutover":
+        return {KEY_CHASSIS: target, KEY_STRATEGY: None}
+    if state == "rolled_back":
+        return {KEY_CHASSIS: source, KEY_STRATEGY: None}
+    return {KEY_CHASSIS: None, KEY_STRATEGY: None}
+
+
+def option_mutations(current, desired):
+    """The mutations that turn our keys of `current` into `desired`, touching no other key.
+
+    An insert never overwrites an existing key, so a changed key is deleted first, in the same
+    mutate operation.
+    """
+    changed = sorted(k for k in desired if current.get(k) != desired[k])
+    if not changed:
+        return []
+    mutations = [["options", "delete", ovsdb.encode_set(changed)]]
+    inserts = dict((k, desired[k]) for k in changed if desired[k] is not None)
+    if inserts:
+        mutations.append(["options", "insert", ovsdb.encode_map(inserts)])
+    return mutations
+
+
+def update_operations(ports, desired, comment=None):
+    """wait (options unchanged since read) for every port, then one mutate per port."""
+    waits, mutates = [], []
+    for port in ports:
+        mutations = option_mutations(port.options, desired)
+        if not mutations:
+            continue
+        where = [["_uuid", "==", ovsdb.uuid_atom(port.uuid)]]
+        waits.append({"op": "wait", "table": LSP_TABLE, "timeout": 0, "where": where, "columns": ["options"],
+                      "until": "==", "rows": [{"options": ovsdb.encode_map(port.options)}]})
+        mutates.append({"op": "mutate", "table": LSP_TABLE, "where": where, "mutations": mutations})
+    ops = waits + mutates
+    if ops and comment:
+        ops.append({"op": "comment", "comment": comment})
+    return ops
+
+
+def port_report(port, desired):
+    after = dict((k, desired[k]) for k in OWNED_KEYS)
+    return {"name": port.name, "before": port.owned, "after": after}
+
+
+# Applying.
+
+def set_port_options(client, lookup, desired, check_mode=False, wait="none", wait_timeout=30.0, comment=None):
+    """Bring our keys of every port lookup(client) returns to `desired`.
+
+    lookup: callable(client) -> list of Port (re-run on every attempt).
+    Returns {"changed", "ports": [{name, before, after}], "nb_cfg"}; raises OvsdbError.
+    """
+    for _attempt in range(MAX_ATTEMPTS):
+        ports = lookup(client)
+        reports = [port_report(p, desired) for p in ports]
+        ops = update_operations(ports, desired, comment)
+        result = {"changed": bool(ops), "ports": reports}
+        if check_mode:
+            return result
+        if wait == "none":
+            if not ops:
+                return result
+            try:
+                client.transact(ops)
+            except ovsdb.OvsdbConflict:
+                continue
+            return result
+        # Like ovn-nbctl --wait: bump nb_cfg in the same transaction and read what it became.
+        require_nb_global(client)
+        cfg_ops = [{"op": "mutate", "table": "NB_Global", "where": [], "mutations": [["nb_cfg", "+=", 1]]},
+                   {"op": "select", "table": "NB_Global", "where": [], "columns": ["nb_cfg"]}]
+        try:
+            results = client.transact(ops + cfg_ops)
+        except ovsdb.OvsdbConflict:
+            continue
+        nb_cfg = results[-1]["rows"][0]["nb_cfg"]
+        result["nb_cfg"] = nb_cfg
+        try:
+            wait_for_cfg(client, nb_cfg, wait, wait_timeout)
+        except OvsdbError as err:
+            raise OvsdbError(err.msg, changed=result["changed"], ports=reports)
+        return result
+    raise OvsdbError("Logical_Switch_Port options kept changing under us: gave up after %d attempts" % MAX_ATTEMPTS)
+
+
+def require_nb_global(client):
+    if not client.select("NB_Global", [], ["nb_cfg"]):
+        raise OvsdbError("%s: the NB_Global row is missing, so wait cannot work: is the database initialized "
+                         "(ovn-nbctl init) and ovn-northd running?" % client.remote)
+
+
+def wait_for_cfg(client, nb_cfg, stage, timeout):
+    """Poll NB_Global until northd (sb_cfg) and, for stage hv, every hypervisor (hv_cfg) caught up."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        row = client.select("NB_Global", [], ["sb_cfg", "hv_cfg"])[0]
+        if row["sb_cfg"] >= nb_cfg and (stage == "sb" or row["hv_cfg"] >= nb_cfg):
+            return
+        if time.monotonic() >= deadline:
+            if row["sb_cfg"] < nb_cfg:
+                raise OvsdbError("wait=%s: ovn-northd did not copy NB change nb_cfg=%d to the Southbound database within %s s "
+                                 "(sb_cfg is %d): is ovn-northd running and connected?" % (stage, nb_cfg, timeout, row["sb_cfg"]))
+            raise OvsdbError("wait=hv: the hypervisors did not apply NB change nb_cfg=%d within %s s (hv_cfg is %d): "
+                             "an ovn-controller is down or slow" % (nb_cfg, timeout, row["hv_cfg"]))
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)

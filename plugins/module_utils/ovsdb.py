@@ -1,0 +1,368 @@
+# Copyright: kubeovn.live_migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small OVSDB JSON-RPC client (RFC 7047) on the standard library only.
+
+Just what the collection needs: remotes spelled as ovn-nbctl spells them (tcp:, ssl:, unix:,
+comma-separated RAFT members), the cluster leader, `transact` and `select`. No IDL: a module
+reads the few rows it needs with a `select` instead of replicating whole tables.
+
+No Ansible imports here: the EDA event source and the benchmarks use this module too.
+"""
+
+import json
+import os
+import re
+import socket
+import ssl
+import time
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import OvsdbError
+
+REMOTE_FORMS = "tcp:IP:PORT, ssl:IP:PORT, unix:PATH (IPv6 as tcp:[::1]:6641), comma-separated for a cluster"
+DEFAULT_IO_TIMEOUT = 60.0
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d+)$")
+
+
+class OvsdbConflict(OvsdbError):
+    """A `wait` operation of the transaction failed: another writer changed the rows meanwhile."""
+
+
+class Remote(object):
+    """One parsed remote: kind is tcp, ssl or unix; `text` is what the user wrote."""
+
+    def __init__(self, kind, text, host=None, port=None, path=None):
+        self.kind = kind
+        self.text = text
+        self.host = host
+        self.port = port
+        self.path = path
+
+    def __repr__(self):
+        return "Remote(%r)" % self.text
+
+
+def parse_remotes(text):
+    """Parse 'tcp:1.2.3.4:6641,ssl:[::1]:6641,unix:/run/ovn/ovnnb_db.sock' into Remote objects."""
+    if not text or not text.strip():
+        raise OvsdbError("No OVSDB remote given: expected " + REMOTE_FORMS)
+    remotes = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            raise OvsdbError("Empty entry in the OVSDB remote list %r: expected %s" % (text, REMOTE_FORMS))
+        remotes.append(parse_remote(item))
+    return remotes
+
+
+def parse_remote(item):
+    kind, sep, rest = item.partition(":")
+    if not sep or kind not in ("tcp", "ssl", "unix"):
+        raise OvsdbError("Unsupported OVSDB remote %r: expected %s" % (item, REMOTE_FORMS))
+    if kind == "unix":
+        if not rest:
+            raise OvsdbError("OVSDB remote %r has no socket path: expected unix:PATH" % item)
+        return Remote(kind, item, path=rest)
+    match = _HOST_PORT.match(rest)
+    if not match:
+        raise OvsdbError("OVSDB remote %r is not %s:IP:PORT (IPv6 as %s:[::1]:6641)" % (item, kind, kind))
+    port = int(match.group("port"))
+    if not 0 < port < 65536:
+        raise OvsdbError("OVSDB remote %r has an invalid port %d" % (item, port))
+    return Remote(kind, item, host=match.group("v6") or match.group("host"), port=port)
+
+
+class TlsSettings(object):
+    """ovn-nbctl's -p/-c/-C: the files are read where they are, when a ssl: remote is used."""
+
+    def __init__(self, private_key=None, certificate=None, ca_cert=None):
+        self.private_key = private_key
+        self.certificate = certificate
+        self.ca_cert = ca_cert
+
+    def context(self):
+        missing = [name for name in ("private_key", "certificate", "ca_cert") if not getattr(self, name)]
+        if missing:
+            raise OvsdbError("ssl: remotes need private_key, certificate and ca_cert (like ovn-nbctl -p -c -C); missing: "
+                             + ", ".join(missing))
+        for name in ("private_key", "certificate", "ca_cert"):
+            path = getattr(self, name)
+            try:
+                with open(path, "rb"):
+                    pass
+            except (IOError, OSError) as err:
+                raise OvsdbError("Cannot read %s %s: %s" % (name, path, err.strerror or err))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        # OVS checks the peer against the CA only, never a host name (remotes are IP addresses).
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        try:
+            ctx.load_verify_locations(cafile=self.ca_cert)
+        except (ssl.SSLError, ValueError) as err:
+            raise OvsdbError("ca_cert %s is not a PEM CA certificate: %s" % (self.ca_cert, err))
+        try:
+            ctx.load_cert_chain(certfile=self.certificate, keyfile=self.private_key)
+        except ssl.SSLError as err:
+            raise OvsdbError("certificate %s and private_key %s are not a matching PEM certificate and key: %s"
+                             % (self.certificate, self.private_key, err))
+        return ctx
+
+
+def _describe_socket_error(err):
+    if isinstance(err, socket.timeout):
+        return "timed out"
+    if isinstance(err, ssl.SSLError):
+        reason = getattr(err, "verify_message", None) or getattr(err, "reason", None) or str(err)
+        return "TLS handshake failed: %s" % reason
+    return getattr(err, "strerror", None) or str(err)
+
+
+def open_socket(remote, tls, timeout):
+    """Connect one remote (TLS handshake included) within `timeout` seconds."""
+    try:
+        if remote.kind == "unix":
+            if not os.path.exists(remote.path):
+                raise OvsdbError("no such socket %s" % remote.path)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(remote.path)
+            except Exception:
+                sock.close()
+                raise
+            return sock
+        ctx = (tls or TlsSettings()).context() if remote.kind == "ssl" else None
+        sock = socket.create_connection((remote.host, remote.port), timeout=timeout)
+        if ctx is None:
+            return sock
+        try:
+            tls_sock = ctx.wrap_socket(sock)
+        except Exception:
+            sock.close()
+            raise
+        return tls_sock
+    except ssl.SSLCertVerificationError as err:
+        raise OvsdbError("TLS handshake failed: server certificate not signed by ca_cert %s (%s)"
+                         % (tls.ca_cert, getattr(err, "verify_message", err)))
+    except (socket.error, ssl.SSLError, OSError) as err:
+        raise OvsdbError(_describe_socket_error(err))
+
+
+class Connection(object):
+    """One JSON-RPC session. OVSDB frames are bare JSON objects, one after the other."""
+
+    def __init__(self, sock, remote, io_timeout=DEFAULT_IO_TIMEOUT):
+        self.sock = sock
+        self.remote = remote
+        self.io_timeout = io_timeout
+        self._buf = b""
+        self._next_id = 0
+        self._decoder = json.JSONDecoder()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except (socket.error, OSError):
+            pass
+
+    def call(self, method, params, timeout=None):
+        self._next_id += 1
+        request_id = self._next_id
+        self._send({"method": method, "params": params, "id": request_id})
+        deadline = time.monotonic() + (timeout or self.io_timeout)
+        while True:
+            msg = self._receive(deadline)
+            if msg.get("method") == "echo" and "id" in msg:
+                # The server probes idle sessions; unanswered echoes get us disconnected.
+                self._send({"result": msg.get("params"), "error": None, "id": msg["id"]})
+                continue
+            if msg.get("id") != request_id:
+                continue
+            if msg.get("error") is not None:
+                raise OvsdbError("%s: %s failed: %s" % (self.remote.text, method, _error_text(msg["error"])))
+            return msg.get("result")
+
+    def _send(self, msg):
+        data = json.dumps(msg, separators=(",", ":")).encode("utf-8")
+        try:
+            self.sock.settimeout(self.io_timeout)
+            self.sock.sendall(data)
+        except (socket.error, OSError) as err:
+            raise OvsdbError("%s: send failed: %s" % (self.remote.text, _describe_socket_error(err)))
+
+    def _receive(self, deadline):
+        while True:
+            msg = self._pop_message()
+            if msg is not None:
+                return msg
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise OvsdbError("%s: no answer within %.1f s" % (self.remote.text, self.io_timeout))
+            try:
+                self.sock.settimeout(remaining)
+                chunk = self.sock.recv(262144)
+            except socket.timeout:
+                raise OvsdbError("%s: no answer within %.1f s" % (self.remote.text, self.io_timeout))
+            except (socket.error, OSError) as err:
+                raise OvsdbError("%s: receive failed: %s" % (self.remote.text, _describe_socket_error(err)))
+            if not chunk:
+                raise OvsdbError("%s: the server closed the connection" % self.remote.text)
+            self._buf += chunk
+
+    def _pop_message(self):
+        data = self._buf.lstrip()
+        # A message ends with '}': only then is parsing worth it (large replies come in many chunks).
+        if not data or not data.endswith(b"}"):
+            return None
+        try:
+            text = data.decode("utf-8")
+            msg, end = self._decoder.raw_decode(text)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        self._buf = text[end:].encode("utf-8")
+        if not isinstance(msg, dict):
+            raise OvsdbError("%s: not an OVSDB JSON-RPC message" % self.remote.text)
+        return msg
+
+
+def _error_text(error):
+    if isinstance(error, dict):
+        parts = [str(error.get("error", ""))]
+        if error.get("details"):
+            parts.append(str(error["details"]))
+        return ": ".join(p for p in parts if p)
+    return str(error)
+
+
+class OvsdbClient(object):
+    """A session with one database of one server."""
+
+    def __init__(self, connection, database):
+        self.connection = connection
+        self.database = database
+
+    @property
+    def remote(self):
+        return self.connection.remote.text
+
+    def close(self):
+        self.connection.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def transact(self, operations):
+        """Run operations as one transaction; return their results. A failed `wait` raises OvsdbConflict."""
+        results = self.connection.call("transact", [self.database] + list(operations))
+        for index, result in enumerate(results or []):
+            if isinstance(result, dict) and result.get("error"):
+                op = operations[index] if index < len(operations) else {"op": "commit"}
+                text = _error_text(result)
+                if op.get("op") == "wait" and result.get("error") == "timed out":
+                    raise OvsdbConflict("%s: rows changed during the transaction (%s on %s)" % (self.remote, text, op.get("table")))
+                raise OvsdbError("%s: %s transaction failed at operation %d (%s %s): %s"
+                                 % (self.remote, self.database, index, op.get("op"), op.get("table", ""), text))
+        return results
+
+    def select(self, table, where, columns):
+        return self.transact([select_op(table, where, columns)])[0]["rows"]
+
+    def select_many(self, queries):
+        """Several selects in one round trip: queries are (table, where, columns) tuples."""
+        results = self.transact([select_op(*q) for q in queries])
+        return [r["rows"] for r in results]
+
+
+def select_op(table, where, columns):
+    return {"op": "select", "table": table, "where": where, "columns": list(columns)}
+
+
+def _server_model(conn, database):
+    """(model, leader, connected) from the _Server database, or None on a server without it."""
+    if "_Server" not in conn.call("list_dbs", []):
+        return None
+    result = conn.call("transact", ["_Server", select_op("Database", [["name", "==", database]],
+                                                          ["model", "leader", "connected"])])
+    rows = result[0].get("rows") or []
+    if not rows:
+        return None
+    row = rows[0]
+    return row.get("model"), row.get("leader"), row.get("connected")
+
+
+def connect(remotes, database, tls=None, timeout=10.0, leader_only=True, io_timeout=DEFAULT_IO_TIMEOUT):
+    """Connect to the first remote that serves `database` (its leader, for a RAFT cluster).
+
+    remotes: a string as ovn-nbctl takes it, or a list of Remote. Raises OvsdbError naming every
+    remote tried and why it was not used.
+    """
+    if not isinstance(remotes, (list, tuple)):
+        remotes = parse_remotes(remotes)
+    failures = []
+    for remote in remotes:
+        conn = None
+        try:
+            conn = Connection(open_socket(remote, tls, timeout), remote, io_timeout=min(io_timeout, max(timeout, 1.0)))
+            dbs = conn.call("list_dbs", [])
+            if database not in dbs:
+                served = ", ".join(d for d in dbs if d != "_Server") or "no database"
+                raise OvsdbError("serves %s, not %s" % (served, database))
+            model = _server_model(conn, database)
+            if model and model[0] == "clustered":
+                if not model[2]:
+                    raise OvsdbError("not connected to its RAFT cluster")
+                if leader_only and not model[1]:
+                    raise OvsdbError("a RAFT follower, not the cluster leader")
+            conn.io_timeout = io_timeout
+            return OvsdbClient(conn, database)
+        except OvsdbError as err:
+            if conn is not None:
+                conn.close()
+            reason = err.msg
+            if reason.startswith(remote.text + ": "):
+                reason = reason[len(remote.text) + 2:]
+            failures.append("%s: %s" % (remote.text, reason))
+    raise OvsdbError("Cannot use the %s database: %s" % (database, "; ".join(failures)), remotes_tried=failures)
+
+
+# Value conversion between OVSDB's JSON notation and plain Python.
+
+def decode(value):
+    """["map", ...] -> dict, ["set", ...] -> list, ["uuid", u] -> u, atoms unchanged."""
+    if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
+        kind, body = value
+        if kind == "map":
+            return dict((decode(k), decode(v)) for k, v in body)
+        if kind == "set":
+            return [decode(v) for v in body]
+        if kind in ("uuid", "named-uuid"):
+            return body
+    return value
+
+
+def as_list(value):
+    """A set column: OVSDB sends a one-element set as the bare atom."""
+    value = decode(value)
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def as_optional(value):
+    """A column of at most one value: the empty set becomes None."""
+    values = as_list(value)
+    return values[0] if values else None
+
+
+def encode_map(mapping):
+    return ["map", [[k, v] for k, v in sorted(mapping.items())]]
+
+
+def encode_set(values):
+    return ["set", list(values)]
+
+
+def uuid_atom(uuid):
+    return ["uuid", uuid]

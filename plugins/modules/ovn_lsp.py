@@ -1,0 +1,226 @@
+#!/usr/bin/python
+# Copyright: kubeovn.live_migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: ovn_lsp
+short_description: Set the live-migration options of OVN logical switch ports
+description:
+  - Sets the two Logical_Switch_Port options that make OVN bind a VM's ports on two chassis during a
+    live migration, C(requested-chassis) and C(activation-strategy), on named ports or on every port of a VMI.
+  - Only those two keys are changed, with an OVSDB C(mutate) on the C(options) map, in one transaction for
+    all the ports; every other key (written by Kube-OVN or others) is left as it is. If another writer changes
+    the ports' options meanwhile, the ports are read again and the transaction retried.
+author:
+  - kubeovn.live_migration contributors
+extends_documentation_fragment:
+  - kubeovn.live_migration.ovn_nb
+  - kubeovn.live_migration.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  ports:
+    description:
+      - Names of the Logical_Switch_Ports to change. All must exist and be VIF ports (type C("")).
+      - Mutually exclusive with O(vmi) and O(namespace).
+    type: list
+    elements: str
+  vmi:
+    description:
+      - Name of a KubeVirt VirtualMachineInstance. Selects every port of type C("") whose
+        C(external_ids:pod) is C(<namespace>/<vmi>), that is every NIC of the VM.
+    type: str
+  namespace:
+    description:
+      - Namespace of O(vmi).
+    type: str
+  state:
+    description:
+      - V(prepared) sets C(requested-chassis=SOURCE,TARGET) and C(activation-strategy), so the port is bound on
+        both chassis and activated on the target when the VM sends a RARP.
+      - V(cutover) sets C(requested-chassis=TARGET) and removes C(activation-strategy).
+      - V(rolled_back) sets C(requested-chassis=SOURCE) and removes C(activation-strategy).
+      - V(absent) removes both keys.
+    type: str
+    required: true
+    choices: [prepared, cutover, rolled_back, absent]
+  source_chassis:
+    description:
+      - The chassis the VM runs on before the migration (OVN Chassis name or hostname, for Kube-OVN the node name).
+      - Required with O(state=prepared) and O(state=rolled_back).
+    type: str
+  target_chassis:
+    description:
+      - The chassis the VM migrates to. Required with O(state=prepared) and O(state=cutover).
+    type: str
+  activation_strategy:
+    description:
+      - The C(activation-strategy) written with O(state=prepared).
+    type: str
+    default: rarp
+    choices: [rarp]
+  verify_chassis:
+    description:
+      - With O(ovn_sb_connection) set, fail unless each named chassis is registered in the Southbound
+        database by name or hostname. Without O(ovn_sb_connection) the check is skipped with a warning.
+    type: bool
+    default: true
+  wait:
+    description:
+      - Like C(ovn-nbctl --wait). V(sb) waits until ovn-northd copied the change to the Southbound database,
+        V(hv) also until every hypervisor applied it. V(none) does not wait.
+      - With V(sb) or V(hv) the NB_Global C(nb_cfg) counter is bumped even when no port changes (a sync).
+    type: str
+    default: none
+    choices: [none, sb, hv]
+  wait_timeout:
+    description:
+      - Seconds O(wait) may take.
+    type: float
+    default: 30
+notes:
+  - Kube-OVN's controller writes the same keys while its C(--enable-live-migration-optimize) flag is on; turn it off
+    when this collection drives migrations.
+"""
+
+EXAMPLES = r"""
+- name: Bind every port of VMI vm1 on both chassis during its migration
+  kubeovn.live_migration.ovn_lsp:
+    ovn_nb_connection: tcp:192.0.2.10:6641
+    ovn_sb_connection: tcp:192.0.2.10:6642
+    vmi: vm1
+    namespace: default
+    state: prepared
+    source_chassis: node-a
+    target_chassis: node-b
+    wait: hv
+
+- name: After the migration succeeded, keep only the target
+  kubeovn.live_migration.ovn_lsp:
+    vmi: vm1
+    namespace: default
+    state: cutover
+    target_chassis: node-b
+
+- name: Roll back named ports over TLS to a RAFT cluster
+  kubeovn.live_migration.ovn_lsp:
+    ovn_nb_connection: ssl:192.0.2.10:6641,ssl:192.0.2.11:6641,ssl:192.0.2.12:6641
+    private_key: /etc/ovn/key.pem
+    certificate: /etc/ovn/cert.pem
+    ca_cert: /etc/ovn/cacert.pem
+    ports: [vm1.default, vm1.default.net1]
+    state: rolled_back
+    source_chassis: node-a
+"""
+
+RETURN = r"""
+ports:
+  description: Every selected port with our two option keys before and after (a missing key is null).
+  returned: success, and on failure after the ports were read
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Logical_Switch_Port name.
+      type: str
+    before:
+      description: C(requested-chassis) and C(activation-strategy) as they were.
+      type: dict
+    after:
+      description: C(requested-chassis) and C(activation-strategy) as they are now (or would be, in check mode).
+      type: dict
+  sample:
+    - name: vm1.default
+      before: {requested-chassis: node-a, activation-strategy: null}
+      after: {requested-chassis: "node-a,node-b", activation-strategy: rarp}
+nb_cfg:
+  description: The NB_Global nb_cfg value waited for.
+  returned: when O(wait) is not V(none) and not in check mode
+  type: int
+  sample: 42
+"""
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
+from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovn_sb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
+
+
+def check_chassis_registered(module, names):
+    """verify_chassis: every named chassis must be in SB (by name or hostname)."""
+    if not names or not module.params["verify_chassis"]:
+        return
+    sb = ovn_sb.connect_sb(module.params)
+    if sb is None:
+        module.warn("ovn_sb_connection is not set: cannot verify that %s exist" % ", ".join(names))
+        return
+    with sb:
+        found = ovn_sb.find_chassis(sb, names)
+        unknown = [n for n in names if found[n] is None]
+        if unknown:
+            known = ovn_sb.list_chassis(sb)
+            raise ModuleError("Chassis %s not registered in the Southbound database (by name or hostname); registered: %s"
+                              % (", ".join(unknown), ", ".join(known) or "none"))
+
+
+def run(module):
+    p = module.params
+    if p["ports"] is not None:
+        if not p["ports"] or any(not name or not name.strip() for name in p["ports"]):
+            raise ModuleError("ports must be a non-empty list of port names")
+    for option in ("vmi", "namespace"):
+        if p[option] is not None and not p[option].strip():
+            raise ModuleError("%s must not be empty" % option)
+    if p["wait_timeout"] <= 0:
+        raise ModuleError("wait_timeout must be positive")
+    ovn_nb.validate_chassis_args(p["state"], p["source_chassis"], p["target_chassis"])
+    desired = ovn_nb.desired_options(p["state"], p["source_chassis"], p["target_chassis"], p["activation_strategy"])
+    check_chassis_registered(module, [c for c in (p["source_chassis"], p["target_chassis"]) if c is not None])
+
+    lookup = ovn_nb.vif_lookup(ports=p["ports"], namespace=p["namespace"], vmi=p["vmi"])
+    with ovn_nb.connect_nb(p) as nb:
+        result = ovn_nb.set_port_options(nb, lookup, desired, check_mode=module.check_mode, wait=p["wait"],
+                                         wait_timeout=p["wait_timeout"],
+                                         comment="kubeovn.live_migration.ovn_lsp state=%s" % p["state"])
+    if module._diff:
+        result["diff"] = {
+            "before": dict((port["name"], port["before"]) for port in result["ports"]),
+            "after": dict((port["name"], port["after"]) for port in result["ports"]),
+        }
+    return result
+
+
+def main():
+    module = KubeovnModule(
+        argument_spec=dict(
+            ports=dict(type="list", elements="str"),
+            vmi=dict(type="str"),
+            namespace=dict(type="str"),
+            state=dict(type="str", required=True, choices=list(ovn_nb.STATES)),
+            source_chassis=dict(type="str"),
+            target_chassis=dict(type="str"),
+            activation_strategy=dict(type="str", default="rarp", choices=list(ovn_nb.STRATEGIES)),
+            verify_chassis=dict(type="bool", default=True),
+            wait=dict(type="str", default="none", choices=list(ovn_nb.WAIT_STAGES)),
+            wait_timeout=dict(type="float", default=30),
+        ),
+        shared=("ovn_nb",),
+        mutually_exclusive=[("ports", "vmi"), ("ports", "namespace")],
+        required_together=[("vmi", "namespace")],
+        required_one_of=[("ports", "vmi")],
+        required_if=[
+            ("state", "prepared", ("source_chassis", "target_chassis")),
+            ("state", "cutover", ("target_chassis",)),
+            ("state", "rolled_back", ("source_chassis",)),
+        ],
+        supports_check_mode=True,
+    )
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

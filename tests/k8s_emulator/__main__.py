@@ -1,0 +1,46 @@
+"""python -m k8s_emulator --port 18080 [--token T] [--kubeconfig PATH] [--pidfile P]: serve until SIGTERM."""
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from .emulator import K8sEmulator
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m k8s_emulator", description=__doc__)
+    parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--token", help="require this bearer token")
+    parser.add_argument("--kubeconfig", help="write a kubeconfig (context 'emulator') here")
+    parser.add_argument("--pidfile", help="write this process id here")
+    parser.add_argument("--history", type=int, default=1000, help="watch events kept for resourceVersion replay")
+    args = parser.parse_args(argv)
+
+    emulator = K8sEmulator(token=args.token, history=args.history, port=args.port, host=args.host)
+    try:
+        emulator.start()
+    except OSError as exc:
+        sys.stderr.write("cannot listen on %s:%d: %s\n" % (args.host, args.port, exc))
+        return 1
+    if args.kubeconfig:
+        emulator.write_kubeconfig(args.kubeconfig)
+    if args.pidfile:
+        with open(args.pidfile, "w") as handle:
+            handle.write("%d\n" % os.getpid())
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    sys.stdout.write("k8s emulator listening on %s\n" % emulator.url)
+    sys.stdout.flush()
+    while not done.wait(1):
+        pass
+    emulator.stop()
+    if args.pidfile and os.path.exists(args.pidfile):
+        os.unlink(args.pidfile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""K8sEmulator: the store and the HTTP server in a background event-loop thread, plus the
+controls tests use (direct store access, deny list, cutting watches, compaction)."""
+import asyncio
+import socket
+import threading
+
+import yaml
+from aiohttp import web
+
+from . import errors
+from .resources import Registry
+from .server import ApiServer
+from .store import Store
+from .watch import CUT, FINISH
+
+DEFAULT_USER = "system:serviceaccount:kubeovn:live-migration"
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class K8sEmulator:
+    def __init__(self, token=None, history=1000, port=0, host="127.0.0.1", bookmark_interval=1.0,
+                 user=DEFAULT_USER):
+        self.token = token
+        self.host = host
+        self.port = port or _free_port()
+        self.bookmark_interval = bookmark_interval
+        self.user = user
+        self.registry = Registry()
+        self.store = Store(history=history)
+        self._denied = []
+        self._watches = set()
+        self._watch_lock = threading.Lock()
+        self._loop = None
+        self._thread = None
+        self._runner = None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    def start(self):
+        if self._thread:
+            return self
+        ready = threading.Event()
+        failure = []
+
+        def run():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            try:
+                self._runner = web.AppRunner(ApiServer(self).app, handle_signals=False, access_log=None,
+                                             shutdown_timeout=0.5)
+                loop.run_until_complete(self._runner.setup())
+                loop.run_until_complete(web.TCPSite(self._runner, self.host, self.port, reuse_address=True).start())
+            except Exception as exc:   # report to the starting thread, do not die silently
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="k8s-emulator", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if failure:
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self):
+        if not self._thread:
+            return
+        self.cut_watches()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._thread = self._loop = self._runner = None
+
+    def restart(self):
+        """Stop and start on the same port; the store (objects, history, resourceVersion) stays."""
+        self.stop()
+        self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ---- client side ----------------------------------------------------------------------
+    def kubeconfig(self, token=None):
+        """A kubeconfig dict with context "emulator"; token None = the emulator's, "" = none."""
+        token = self.token if token is None else token
+        user = {"token": token} if token else {}
+        return {
+            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+            "users": [{"name": "emulator", "user": user}],
+            "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "emulator",
+                                                          "namespace": "default"}}],
+            "current-context": "emulator",
+        }
+
+    def write_kubeconfig(self, path, token=None):
+        with open(str(path), "w") as handle:
+            yaml.safe_dump(self.kubeconfig(token), handle, default_flow_style=False)
+        return path
+
+    def api_client(self, token=None):
+        from kubernetes import client
+        token = self.token if token is None else token
+        config = client.Configuration()
+        config.host = self.url
+        if token:
+            config.api_key = {"authorization": token}
+            config.api_key_prefix = {"authorization": "Bearer"}
+        return client.ApiClient(config)
+
+    # ---- direct store access (no HTTP, no auth) -------------------------------------------
+    def _type(self, kind_plural, obj=None):
+        if obj is not None and obj.get("kind"):
+            found = self.registry.by_kind(obj.get("apiVersion", "v1"), obj["kind"])
+            if found:
+                return found
+        return self.registry.by_plural(kind_plural)
+
+    def create(self, obj):
+        """Create as a controller would, status included (the HTTP API drops it on create)."""
+        rtype = self._type(obj.get("kind"), obj)
+        return self.store.create(rtype, (obj.get("metadata") or {}).get("namespace"), obj, keep_status=True)
+
+    def get(self, kind_plural, namespace, name):
+        """The object, or None when it does not exist."""
+        try:
+            return self.store.get(self._type(kind_plural), namespace, name)
+        except errors.ApiError:
+            return None
+
+    def list(self, kind_plural, namespace=None, label_selector=None, field_selector=None):
+        from .selectors import matcher
+        rtype = self._type(kind_plural)
+        return self.store.list(rtype, matcher(rtype, namespace, label_selector, field_selector))[0]
+
+    def patch(self, kind_plural, namespace, name, patch, subresource=None):
+        """JSON merge patch; a list is a JSON patch. subresource="status" writes status only."""
+        from .patches import json_patch, merge_patch
+        rtype = self._type(kind_plural)
+        apply = (lambda obj: json_patch(obj, patch)) if isinstance(patch, list) else (lambda obj: merge_patch(obj, patch))
+        return self.store.patch(rtype, namespace, name, apply, subresource)
+
+    def delete(self, kind_plural, namespace, name):
+        return self.store.delete(self._type(kind_plural), namespace, name)
+
+    @property
+    def resource_version(self):
+        return str(self.store.rv)
+
+    def compact(self):
+        """Forget the event history: a watch from any older resourceVersion gets 410 Expired."""
+        self.store.compact()
+
+    # ---- authorization --------------------------------------------------------------------
+    def deny(self, verb, resource, namespace=None):
+        """Answer 403 for `verb` ("*" = any) on `resource` ("pods", "virtualmachineinstancemigrations/status",
+        "*"), in `namespace` only when given."""
+        self._denied.append((verb, resource, namespace))
+
+    def allow_all(self):
+        self._denied = []
+
+    def authorize(self, verb, route):
+        resource = route.rtype.plural + ("/" + route.subresource if route.subresource else "")
+        for d_verb, d_resource, d_namespace in list(self._denied):
+            if d_verb in ("*", verb) and d_resource in ("*", resource, route.rtype.plural + "." + route.rtype.group) \
+                    and d_namespace in (None, route.namespace):
+                raise errors.forbidden(self.user, verb, route.rtype, route.subresource, route.namespace, route.name)
+
+    # ---- watches --------------------------------------------------------------------------
+    def watch_opened(self, stream):
+        with self._watch_lock:
+            self._watches.add(stream)
+
+    def watch_closed(self, stream):
+        with self._watch_lock:
+            self._watches.discard(stream)
+
+    @property
+    def open_watches(self):
+        with self._watch_lock:
+            return len(self._watches)
+
+    def cut_watches(self, graceful=False):
+        """Drop every open watch: abruptly (connection closed mid-stream), or, with graceful=True,
+        by ending the HTTP response as the server does when a watch times out."""
+        with self._watch_lock:
+            streams = list(self._watches)
+        for stream in streams:
+            stream.push(FINISH if graceful else CUT)
+        return len(streams)

@@ -1,0 +1,80 @@
+"""KubeVirt v1 object shapes the simulator writes: VMIs, virt-launcher pods, migration state."""
+import random
+from datetime import datetime, timezone
+
+GROUP, VERSION = "kubevirt.io", "v1"
+VMIS, VMIMS = "virtualmachineinstances", "virtualmachineinstancemigrations"
+# Non-final VMIM phases, in KubeVirt's order.
+PHASES = ("Pending", "Scheduling", "Scheduled", "PreparingTarget", "TargetReady", "Running")
+FINAL_PHASES = ("Succeeded", "Failed")
+MIGRATION_FINALIZER = "kubevirt.io/migrationJobFinalize"
+VMI_NAME_LABEL = "kubevirt.io/vmi-name"
+NODE_LABEL = "kubevirt.io/nodeName"
+TARGET_NODE_LABEL = "kubevirt.io/migrationTargetNodeName"
+MIGRATION_JOB_LABEL = "kubevirt.io/migrationJobUID"
+
+
+def now():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def random_mac():
+    return "02:00:00:%02x:%02x:%02x" % tuple(random.randrange(256) for _ in range(3))
+
+
+def vmi_body(namespace, name, ports):
+    """A VMI spec: the first port is the pod network, the others Multus attachments."""
+    interfaces, networks = [], []
+    for index, port in enumerate(ports):
+        net = "default" if index == 0 else "net%d" % index
+        interfaces.append({"name": net, "macAddress": port["mac"], "bridge": {}})
+        networks.append({"name": net, "pod": {}} if index == 0 else
+                        {"name": net, "multus": {"networkName": "%s/%s" % (namespace, port.get("provider", net))}})
+    return {
+        "apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VirtualMachineInstance",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"kubevirt.io/vm": name}},
+        "spec": {"domain": {"devices": {"interfaces": interfaces}, "resources": {"requests": {"memory": "128Mi"}}},
+                 "networks": networks},
+    }
+
+
+def vmi_status(node, ports, pod):
+    interfaces = []
+    for index, port in enumerate(ports):
+        iface = {"name": "default" if index == 0 else "net%d" % index, "mac": port["mac"],
+                 "interfaceName": "eth%d" % index, "infoSource": "domain, guest-agent"}
+        if port.get("ip"):
+            iface.update(ipAddress=port["ip"], ipAddresses=[port["ip"]])
+        interfaces.append(iface)
+    stamp = now()
+    return {
+        "phase": "Running", "nodeName": node, "interfaces": interfaces,
+        "migrationMethod": "LiveMigration", "migrationTransport": "Unix",
+        "activePods": {pod["metadata"]["uid"]: node},
+        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": stamp},
+                       {"type": "LiveMigratable", "status": "True", "lastTransitionTime": stamp}],
+        "phaseTransitionTimestamps": [{"phase": p, "phaseTransitionTimestamp": stamp}
+                                      for p in ("Pending", "Scheduling", "Scheduled", "Running")],
+        "guestOSInfo": {"id": "fedora"}, "qosClass": "Burstable",
+    }
+
+
+def launcher_pod(vmi, migration_uid=None):
+    """A virt-launcher pod for `vmi` (source, or target when migration_uid is given), unscheduled."""
+    name = vmi["metadata"]["name"]
+    labels = {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": vmi["metadata"]["uid"],
+              "vm.kubevirt.io/name": name, "kubevirt.io/domain": name}
+    if migration_uid:
+        labels[MIGRATION_JOB_LABEL] = migration_uid
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "generateName": "virt-launcher-%s-" % name, "namespace": vmi["metadata"]["namespace"], "labels": labels,
+            "annotations": {"kubevirt.io/domain": name},
+            "ownerReferences": [{"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VirtualMachineInstance",
+                                 "name": name, "uid": vmi["metadata"]["uid"], "controller": True,
+                                 "blockOwnerDeletion": True}],
+        },
+        "spec": {"containers": [{"name": "compute", "image": "quay.io/kubevirt/virt-launcher:v1.3.0"}],
+                 "restartPolicy": "Never"},
+    }
