@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from ansible_run import assert_clean_failure, run_module
+import ansible_run
+from ansible_run import run_module
 
 NS = "vms"
 VMIMS = "virtualmachineinstancemigrations"
@@ -25,6 +26,16 @@ def add_vmim(emulator, name, vmi="db-0", phase=None, finalizers=None, namespace=
     if phase:
         obj["status"] = {"phase": phase}
     return emulator.create(obj)
+
+
+def assert_clean_failure(result, *fragments):
+    """ansible_run's check, minus the placeholder ansible-core 2.19 puts on every failed result.
+    A real crash still shows: MODULE FAILURE carries module_stderr, and the output a Traceback."""
+    result = dict(result)
+    if result.get("exception") == "(traceback unavailable)":
+        del result["exception"]
+    assert "Traceback" not in result.get("_output", ""), result["_output"]
+    ansible_run.assert_clean_failure(result, *fragments)
 
 
 def vmims(emulator, namespace=NS):
@@ -158,7 +169,7 @@ def test_cancel_wait_timeout_keeps_the_last_state(k8s_emulator, kubeconfig):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    ({"namespace": NS}, "missing required arguments: vmi"),
+    ({"namespace": NS}, "state is present but all of the following are missing: vmi"),
     ({"namespace": NS, "state": "absent"}, "set name, or vmi"),
     ({"namespace": NS, "vmi": "db-0", "wait_timeout": 0}, "wait_timeout must be a positive"),
     ({"vmi": "db-0"}, "missing required arguments: namespace"),

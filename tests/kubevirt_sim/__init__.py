@@ -1,7 +1,4 @@
 """A simulated KubeVirt (virt-controller + virt-handler) that drives VMIMs over the Kubernetes API."""
-try:
-    from .simulator import KubevirtSim
-except ImportError:  # pragma: no cover - the simulator module is being written
-    KubevirtSim = None
+from .simulator import KubevirtSim
 
 __all__ = ["KubevirtSim"]

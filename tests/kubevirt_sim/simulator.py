@@ -1,0 +1,276 @@
+"""KubevirtSim: watches VMIMs (and VMIs) over the Kubernetes API and plays KubeVirt for them."""
+import itertools
+import logging
+import threading
+import time
+
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+
+from .dataplane import OvnDataPlane
+from .migration import MigrationRun
+from .objects import GROUP, NODE_LABEL, PHASES, VERSION, VMIMS, VMIS, launcher_pod, random_mac, vmi_body, vmi_status
+
+LOG = logging.getLogger(__name__)
+DEFAULT_NODES = ("hv1", "hv2", "hv3")
+
+
+class KubevirtSim:
+    def __init__(self, api_client, ovn=None, step_delay=0.05, cni_timeout=None, nodes=None):
+        self.core = client.CoreV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self.dataplane = OvnDataPlane(ovn) if ovn is not None else None
+        self.step_delay = step_delay
+        self.cni_timeout = cni_timeout
+        self.nodes = list(nodes or (self.dataplane.nodes if self.dataplane else DEFAULT_NODES))
+        self.stopping = threading.Event()
+        self.errors = []                  # (vmim name, exception) raised inside migrations
+        self._lock = threading.RLock()
+        self._runs = {}                   # vmim uid -> MigrationRun
+        self._pending = {}                # vmim uid -> options given to migrate()
+        self._config = {}                 # (namespace, vmi) -> options from configure()
+        self._holds = {}                  # (namespace, vmim name) -> threading.Event
+        self._ports = {}                  # (namespace, vmi) -> [{"name", "mac", "ip"}]
+        self._watches = []
+        self._seq = itertools.count()
+        self._threads = []
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self):
+        self.stopping.clear()
+        for node in self.nodes:
+            self.ensure_node(node)
+        for plural, handler in ((VMIMS, self._on_vmim), (VMIS, self._on_vmi)):
+            thread = threading.Thread(target=self._watch_loop, args=(plural, handler), name="sim-watch-" + plural,
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        for stream in list(self._watches):
+            stream.stop()
+        for thread in self._threads + list(self._runs.values()):
+            if thread.is_alive():
+                thread.join(5)
+        self._threads = []
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _watch_loop(self, plural, handler):
+        """List then watch from the list's resourceVersion; resume after cuts, re-list after 410."""
+        rv = None
+        while not self.stopping.is_set():
+            try:
+                if rv is None:
+                    listed = self.custom.list_cluster_custom_object(GROUP, VERSION, plural)
+                    rv = listed["metadata"]["resourceVersion"]
+                    for item in listed["items"]:
+                        handler("ADDED", item)
+                stream = watch.Watch()
+                self._watches.append(stream)
+                try:
+                    for event in stream.stream(self.custom.list_cluster_custom_object, GROUP, VERSION, plural,
+                                               resource_version=rv, timeout_seconds=5, allow_watch_bookmarks=True):
+                        if self.stopping.is_set():
+                            break
+                        rv = event["raw_object"]["metadata"]["resourceVersion"]
+                        if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                            handler(event["type"], event["raw_object"])
+                finally:
+                    self._watches.remove(stream)
+            except ApiException as exc:
+                if exc.status == 410:
+                    rv = None
+                else:
+                    self.stopping.wait(0.2)
+            except Exception:   # connection cut or emulator restarting: retry from the same version
+                if not self.stopping.is_set():
+                    LOG.debug("watch on %s interrupted", plural, exc_info=True)
+                self.stopping.wait(0.1)
+
+    # ---- events ---------------------------------------------------------------------------
+    def _on_vmim(self, type_, vmim):
+        meta = vmim["metadata"]
+        with self._lock:
+            run = self._runs.get(meta["uid"])
+            if type_ == "DELETED" or meta.get("deletionTimestamp"):
+                if run:
+                    run.abort()
+                return
+            if run or (vmim.get("status") or {}).get("phase"):
+                return
+            vmi = (vmim.get("spec") or {}).get("vmiName")
+            options = dict(self._config.get((meta["namespace"], vmi), {}))
+            options.update({k: v for k, v in self._pending.pop(meta["uid"], {}).items() if v is not None})
+            run = MigrationRun(self, vmim, options, seq=next(self._seq))
+            self._runs[meta["uid"]] = run
+        run.start()
+
+    def _on_vmi(self, type_, vmi):
+        """A VMI someone else created (no status yet) starts on its nodeSelector's host or the first node."""
+        if type_ != "ADDED" or (vmi.get("status") or {}).get("phase"):
+            return
+        selector = (vmi.get("spec") or {}).get("nodeSelector") or {}
+        node = selector.get("kubernetes.io/hostname") or self.nodes[0]
+        try:
+            self._start_vmi(vmi, node, None)
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                self.record_error(None, exc)
+
+    # ---- VMIs and pods --------------------------------------------------------------------
+    def create_vmi(self, namespace, name, node, ports=None):
+        """Create a running VMI on `node` with its virt-launcher pod; ports: [{"name", "mac"}] are
+        OVN LSPs (with an OVN sandbox they are plugged on `node`). Returns the VMI dict."""
+        self.ensure_node(node)
+        ports = [dict(p) for p in ports] if ports else None
+        with self._lock:
+            vmi = self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, VMIS, vmi_body(namespace, name, ports or self.vm_ports(namespace, name)))
+            if ports:
+                self._ports[(namespace, name)] = ports
+        return self._start_vmi(vmi, node, ports)
+
+    def _start_vmi(self, vmi, node, ports):
+        namespace, name = vmi["metadata"]["namespace"], vmi["metadata"]["name"]
+        with self._lock:
+            if (vmi.get("status") or {}).get("phase"):
+                return vmi
+            ports = ports or self.vm_ports(namespace, name)
+            self._ports[(namespace, name)] = ports
+        pod = self.core.create_namespaced_pod(namespace, launcher_pod(vmi))
+        pod_name = pod.metadata.name
+        self.bind_pod(namespace, pod_name, node)
+        if self.dataplane and ports:
+            self.dataplane.plug(node, ports)
+        self.core.patch_namespaced_pod_status(pod_name, namespace, {"status": {"phase": "Running"}})
+        pod_obj = {"metadata": {"uid": pod.metadata.uid}}
+        self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, VMIS, name,
+                                                          {"status": vmi_status(node, ports, pod_obj)})
+        return self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, VMIS, name,
+                                                          {"metadata": {"labels": {NODE_LABEL: node}}})
+
+    def vm_ports(self, namespace, vmi):
+        """The VM's NICs: as given to create_vmi, else its Kube-OVN LSPs, else one made-up NIC."""
+        with self._lock:
+            known = self._ports.get((namespace, vmi))
+        if known:
+            return known
+        if self.dataplane:
+            found = self.dataplane.discover_ports(namespace, vmi)
+            if found:
+                return found
+        return [{"name": "%s.%s" % (vmi, namespace), "mac": random_mac()}]
+
+    def ensure_node(self, node):
+        if node not in self.nodes:
+            self.nodes.append(node)
+        try:
+            self.core.create_node({"apiVersion": "v1", "kind": "Node",
+                                   "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node,
+                                                                         "kubevirt.io/schedulable": "true"}}})
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+    def bind_pod(self, namespace, pod, node):
+        """Schedule as kube-scheduler does. The API answers a Status, which the client cannot read
+        as the Binding it expects: take the raw response."""
+        self.core.create_namespaced_pod_binding(pod, namespace, {
+            "apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node}}, _preload_content=False).release_conn()
+
+    def active_pod_name(self, vmi):
+        active = (vmi.get("status") or {}).get("activePods") or {}
+        pods = self.core.list_namespaced_pod(vmi["metadata"]["namespace"],
+                                             label_selector="kubevirt.io/created-by=%s" % vmi["metadata"]["uid"])
+        for pod in pods.items:
+            if pod.metadata.uid in active:
+                return pod.metadata.name
+        return None
+
+    def pick_target_node(self, source):
+        names = sorted(n.metadata.name for n in self.core.list_node().items if not (n.spec and n.spec.unschedulable))
+        others = [n for n in names if n != source]
+        return others[0] if others else None
+
+    # ---- migrations -----------------------------------------------------------------------
+    @staticmethod
+    def _check_phase(option, phase):
+        if phase is not None and phase not in PHASES:
+            raise ValueError("%s must be one of %s, not %r" % (option, ", ".join(PHASES), phase))
+
+    def migrate(self, namespace, vmi, target_node=None, fail_at=None, name=None):
+        """Create a VMIM for `vmi` (as virtctl migrate does) and return it."""
+        self._check_phase("fail_at", fail_at)
+        meta = {"namespace": namespace}
+        if name:
+            meta["name"] = name
+        else:
+            meta["generateName"] = "kubevirt-migrate-vm-"
+        body = {"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VirtualMachineInstanceMigration",
+                "metadata": meta, "spec": {"vmiName": vmi}}
+        with self._lock:   # the watch thread waits for this lock: the options are in place first
+            created = self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, VMIMS, body)
+            self._pending[created["metadata"]["uid"]] = {"target_node": target_node, "fail_at": fail_at}
+        return created
+
+    def configure(self, namespace, vmi, target_node=None, fail_at=None, hold_at=None):
+        """Options for every later migration of `vmi`, whoever creates its VMIM."""
+        self._check_phase("fail_at", fail_at)
+        self._check_phase("hold_at", hold_at)
+        with self._lock:
+            self._config[(namespace, vmi)] = {"target_node": target_node, "fail_at": fail_at, "hold_at": hold_at}
+
+    def hold_event(self, namespace, vmim):
+        with self._lock:
+            return self._holds.setdefault((namespace, vmim), threading.Event())
+
+    def release(self, namespace, vmim):
+        """Let a migration held at `hold_at` go on (also fine before it gets there)."""
+        self.hold_event(namespace, vmim).set()
+
+    def wait_phase(self, namespace, vmim, phases, timeout=30):
+        """Poll the VMIM until its phase is one of `phases`; return it. AssertionError on timeout."""
+        phases = [phases] if isinstance(phases, str) else list(phases)
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            try:
+                obj = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, VMIMS, vmim)
+                last = (obj.get("status") or {}).get("phase")
+                if last in phases:
+                    return obj
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                last = "<deleted>"
+            if time.monotonic() >= deadline:
+                raise AssertionError("VMIM %s/%s did not reach %s within %ss (last phase: %s; sim errors: %s)"
+                                     % (namespace, vmim, "/".join(phases), timeout, last, self.errors))
+            time.sleep(0.02)
+
+    def wait_idle(self, timeout=30):
+        """Wait until no migration is being driven (cleanup after aborts and failures included)."""
+        deadline = time.monotonic() + timeout
+        for run in list(self._runs.values()):
+            if not run.finished.wait(max(0.0, deadline - time.monotonic())):
+                raise AssertionError("migration %s still running" % run.name)
+
+    def other_run_in_flight(self, run):
+        with self._lock:
+            for other in self._runs.values():
+                if other.seq < run.seq and not other.finished.is_set() \
+                        and (other.namespace, other.vmi_name) == (run.namespace, run.vmi_name):
+                    return other
+        return None
+
+    def record_error(self, run, exc):
+        LOG.warning("kubevirt sim: %s: %s", run.name if run else "-", exc)
+        self.errors.append((run.name if run else None, exc))
