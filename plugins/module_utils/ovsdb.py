@@ -116,8 +116,8 @@ def _describe_socket_error(err):
     return getattr(err, "strerror", None) or str(err)
 
 
-def open_socket(remote, tls, timeout):
-    """Connect one remote (TLS handshake included) within `timeout` seconds."""
+def open_socket(remote, tls_context, timeout, ca_cert=None):
+    """Connect one remote (TLS handshake included, for ssl: with tls_context) within `timeout` seconds."""
     try:
         if remote.kind == "unix":
             if not os.path.exists(remote.path):
@@ -130,19 +130,18 @@ def open_socket(remote, tls, timeout):
                 sock.close()
                 raise
             return sock
-        ctx = (tls or TlsSettings()).context() if remote.kind == "ssl" else None
         sock = socket.create_connection((remote.host, remote.port), timeout=timeout)
-        if ctx is None:
+        if remote.kind != "ssl":
             return sock
         try:
-            tls_sock = ctx.wrap_socket(sock)
+            tls_sock = tls_context.wrap_socket(sock)
         except Exception:
             sock.close()
             raise
         return tls_sock
     except ssl.SSLCertVerificationError as err:
         raise OvsdbError("TLS handshake failed: server certificate not signed by ca_cert %s (%s)"
-                         % (tls.ca_cert, getattr(err, "verify_message", err)))
+                         % (ca_cert, getattr(err, "verify_message", err)))
     except (socket.error, ssl.SSLError, OSError) as err:
         raise OvsdbError(_describe_socket_error(err))
 
@@ -283,8 +282,8 @@ def _server_model(conn, database):
     """(model, leader, connected) from the _Server database, or None on a server without it."""
     if "_Server" not in conn.call("list_dbs", []):
         return None
-    result = conn.call("transact", ["_Server", select_op("Database", [["name", "==", database]],
-                                                          ["model", "leader", "connected"])])
+    query = select_op("Database", [["name", "==", database]], ["model", "leader", "connected"])
+    result = conn.call("transact", ["_Server", query])
     rows = result[0].get("rows") or []
     if not rows:
         return None
@@ -300,11 +299,15 @@ def connect(remotes, database, tls=None, timeout=10.0, leader_only=True, io_time
     """
     if not isinstance(remotes, (list, tuple)):
         remotes = parse_remotes(remotes)
+    tls = tls or TlsSettings()
+    # The key files are checked once, before any remote: their errors are not about a remote.
+    tls_context = tls.context() if any(r.kind == "ssl" for r in remotes) else None
     failures = []
     for remote in remotes:
         conn = None
         try:
-            conn = Connection(open_socket(remote, tls, timeout), remote, io_timeout=min(io_timeout, max(timeout, 1.0)))
+            sock = open_socket(remote, tls_context, timeout, ca_cert=tls.ca_cert)
+            conn = Connection(sock, remote, io_timeout=min(io_timeout, max(timeout, 1.0)))
             dbs = conn.call("list_dbs", [])
             if database not in dbs:
                 served = ", ".join(d for d in dbs if d != "_Server") or "no database"
@@ -318,11 +321,14 @@ def connect(remotes, database, tls=None, timeout=10.0, leader_only=True, io_time
             conn.io_timeout = io_timeout
             return OvsdbClient(conn, database)
         except OvsdbError as err:
-            if conn is not None:
-                conn.close()
             reason = err.msg
             if reason.startswith(remote.text + ": "):
                 reason = reason[len(remote.text) + 2:]
+            if conn is not None:
+                conn.close()
+                if remote.kind == "ssl" and reason.startswith(("send failed", "receive failed", "the server closed")):
+                    # With TLS 1.3 a server that refuses our certificate only hangs up after the handshake.
+                    reason += " (the server may have refused certificate %s: is it signed by a CA the server trusts?)" % tls.certificate
             failures.append("%s: %s" % (remote.text, reason))
     raise OvsdbError("Cannot use the %s database: %s" % (database, "; ".join(failures)), remotes_tried=failures)
 

@@ -12,7 +12,7 @@ description:
     all the ports; every other key (written by Kube-OVN or others) is left as it is. If another writer changes
     the ports' options meanwhile, the ports are read again and the transaction retried.
 author:
-  - kubeovn.live_migration contributors
+  - kubeovn.live_migration contributors (@kubeovn)
 extends_documentation_fragment:
   - kubeovn.live_migration.ovn_nb
   - kubeovn.live_migration.attributes

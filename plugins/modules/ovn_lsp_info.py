@@ -10,7 +10,7 @@ description:
     port that carries migration options, and, with O(ovn_sb_connection), where OVN bound each port.
   - Never changes anything. Finding no port is not an error.
 author:
-  - kubeovn.live_migration contributors
+  - kubeovn.live_migration contributors (@kubeovn)
 extends_documentation_fragment:
   - kubeovn.live_migration.ovn_nb
   - kubeovn.live_migration.attributes

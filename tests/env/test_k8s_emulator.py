@@ -143,6 +143,20 @@ def test_replace_conflicts_on_stale_resource_version(core):
     assert core.replace_namespaced_pod("a", "ns1", current).metadata.labels == {"v": "3"}
 
 
+def test_pod_scheduling_goes_through_binding(core):
+    core.create_namespaced_pod("ns1", pod("a"))
+    with pytest.raises(ApiException) as exc:
+        core.patch_namespaced_pod("a", "ns1", {"spec": {"nodeName": "hv1"}})
+    assert exc.value.status == 422 and "pod updates may not change fields" in exc.value.body
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "a"}, "target": {"kind": "Node", "name": "hv1"}}
+    response = core.create_namespaced_pod_binding("a", "ns1", binding, _preload_content=False)
+    assert response.status == 201
+    assert core.read_namespaced_pod("a", "ns1").spec.node_name == "hv1"
+    with pytest.raises(ApiException) as exc:
+        core.create_namespaced_pod_binding("a", "ns1", dict(binding, target={"name": "hv2"}), _preload_content=False)
+    assert exc.value.status == 409
+
+
 def test_delete_returns_object_then_404(core):
     core.create_namespaced_pod("ns1", pod("a"))
     deleted = core.delete_namespaced_pod("a", "ns1")
@@ -293,7 +307,7 @@ def test_restart_keeps_state_and_port(k8s_emulator, core):
     assert got[0][:2] == ("ADDED", "a")
 
 
-def test_kubeconfig_file_and_dynamic_client_discovery(k8s_emulator, kubeconfig, core):
+def test_kubeconfig_file_and_dynamic_client_discovery(k8s_emulator, kubeconfig):
     api = config.new_client_from_config(config_file=kubeconfig, context="emulator")
     dyn = dynamic.DynamicClient(api)
     vmims = dyn.resources.get(api_version="kubevirt.io/v1", kind="VirtualMachineInstanceMigration")
@@ -309,3 +323,26 @@ def test_kubeconfig_file_and_dynamic_client_discovery(k8s_emulator, kubeconfig, 
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(request)
     assert exc.value.code == 404 and json.loads(exc.value.read())["kind"] == "Status"
+
+
+def test_https_with_ca_and_client_certificate():
+    from k8s_emulator import K8sEmulator
+    with K8sEmulator(token="secret", tls=True) as emu:
+        assert emu.url.startswith("https://")
+        assert client.CoreV1Api(emu.api_client()).list_namespaced_pod("ns1").items == []
+        unverified = client.Configuration()
+        unverified.host = emu.url
+        unverified.api_key = {"authorization": "secret"}
+        unverified.api_key_prefix = {"authorization": "Bearer"}
+        unverified.retries = False
+        with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+            client.CoreV1Api(client.ApiClient(unverified)).list_namespaced_pod("ns1")
+        cert, key = emu.client_cert()
+        by_cert = client.Configuration()
+        by_cert.host, by_cert.ssl_ca_cert, by_cert.cert_file, by_cert.key_file = emu.url, emu.ca_cert, cert, key
+        assert client.CoreV1Api(client.ApiClient(by_cert)).list_namespaced_pod("ns1").items == []
+        anonymous = client.Configuration()
+        anonymous.host, anonymous.ssl_ca_cert = emu.url, emu.ca_cert
+        with pytest.raises(ApiException) as exc:
+            client.CoreV1Api(client.ApiClient(anonymous)).list_namespaced_pod("ns1")
+        assert exc.value.status == 401

@@ -4,19 +4,7 @@ import socket
 
 import pytest
 
-import ansible_run
-from ansible_run import run_module
-
-# ansible-core 2.19 puts "exception": "(traceback unavailable)" on EVERY failed result, fail_json
-# included, which ansible_run.assert_clean_failure reads as a traceback. Drop only that placeholder:
-# a real crash still shows as module_stderr / MODULE FAILURE, a captured traceback as its text.
-NO_TRACEBACK = "(traceback unavailable)"
-
-
-def assert_clean_failure(result, *fragments):
-    if result.get("exception") == NO_TRACEBACK:
-        result = {k: v for k, v in result.items() if k != "exception"}
-    ansible_run.assert_clean_failure(result, *fragments)
+from ansible_run import assert_clean_failure, run_module
 
 
 def free_port():

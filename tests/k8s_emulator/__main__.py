@@ -1,4 +1,4 @@
-"""python -m k8s_emulator --port 18080 [--token T] [--kubeconfig PATH] [--pidfile P]: serve until SIGTERM."""
+"""python -m k8s_emulator --port 18080 [--token T] [--tls] [--kubeconfig PATH] [--pidfile P]: serve until SIGTERM."""
 import argparse
 import os
 import signal
@@ -15,10 +15,12 @@ def main(argv=None):
     parser.add_argument("--token", help="require this bearer token")
     parser.add_argument("--kubeconfig", help="write a kubeconfig (context 'emulator') here")
     parser.add_argument("--pidfile", help="write this process id here")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS (the kubeconfig names the generated CA)")
     parser.add_argument("--history", type=int, default=1000, help="watch events kept for resourceVersion replay")
     args = parser.parse_args(argv)
 
-    emulator = K8sEmulator(token=args.token, history=args.history, port=args.port, host=args.host)
+    emulator = K8sEmulator(token=args.token, history=args.history, port=args.port, host=args.host,
+                           tls=args.tls)
     try:
         emulator.start()
     except OSError as exc:

@@ -24,8 +24,10 @@ def _free_port():
 
 class K8sEmulator:
     def __init__(self, token=None, history=1000, port=0, host="127.0.0.1", bookmark_interval=1.0,
-                 user=DEFAULT_USER):
+                 user=DEFAULT_USER, tls=False):
         self.token = token
+        self.tls = tls
+        self.ca = None                 # CertificateAuthority when serving HTTPS
         self.host = host
         self.port = port or _free_port()
         self.bookmark_interval = bookmark_interval
@@ -42,13 +44,29 @@ class K8sEmulator:
     # ---- lifecycle ------------------------------------------------------------------------
     @property
     def url(self):
-        return "http://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
+
+    @property
+    def ca_cert(self):
+        """Path of the CA certificate that signed the HTTPS server certificate (tls=True)."""
+        return str(self.ca.cert) if self.ca else None
+
+    def client_cert(self, user="system:admin", group="system:masters"):
+        """(cert path, key path) of a client certificate the emulator accepts as `user` (tls=True)."""
+        if not self.ca:
+            raise RuntimeError("client certificates need K8sEmulator(tls=True)")
+        return self.ca.issue("client-" + user.replace(":", "-"), user, organization=group)
 
     def start(self):
         if self._thread:
             return self
         ready = threading.Event()
         failure = []
+        ssl_context = None
+        if self.tls:
+            from .tls import CertificateAuthority
+            self.ca = self.ca or CertificateAuthority()
+            ssl_context = self._ssl_context = getattr(self, "_ssl_context", None) or self.ca.server_context(self.host)
 
         def run():
             loop = asyncio.new_event_loop()
@@ -58,7 +76,8 @@ class K8sEmulator:
                 self._runner = web.AppRunner(ApiServer(self).app, handle_signals=False, access_log=None,
                                              shutdown_timeout=0.5)
                 loop.run_until_complete(self._runner.setup())
-                loop.run_until_complete(web.TCPSite(self._runner, self.host, self.port, reuse_address=True).start())
+                loop.run_until_complete(web.TCPSite(self._runner, self.host, self.port, reuse_address=True,
+                                                        ssl_context=ssl_context).start())
             except Exception as exc:   # report to the starting thread, do not die silently
                 failure.append(exc)
                 ready.set()
@@ -100,9 +119,12 @@ class K8sEmulator:
         """A kubeconfig dict with context "emulator"; token None = the emulator's, "" = none."""
         token = self.token if token is None else token
         user = {"token": token} if token else {}
+        cluster = {"server": self.url}
+        if self.ca:
+            cluster["certificate-authority"] = self.ca_cert
         return {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
-            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "emulator", "cluster": cluster}],
             "users": [{"name": "emulator", "user": user}],
             "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "emulator",
                                                           "namespace": "default"}}],
@@ -119,6 +141,8 @@ class K8sEmulator:
         token = self.token if token is None else token
         config = client.Configuration()
         config.host = self.url
+        if self.ca:
+            config.ssl_ca_cert = self.ca_cert
         if token:
             config.api_key = {"authorization": token}
             config.api_key_prefix = {"authorization": "Bearer"}

@@ -45,8 +45,14 @@ class ApiServer:
 
     def _authenticate(self, request):
         token = self.state.token
-        if token and request.headers.get("Authorization", "") != "Bearer " + token:
+        if token and request.headers.get("Authorization", "") != "Bearer " + token and not self._client_cert(request):
             raise errors.unauthorized()
+
+    @staticmethod
+    def _client_cert(request):
+        """A client certificate the TLS handshake verified against the emulator's CA."""
+        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+        return bool(ssl_object and ssl_object.getpeercert())
 
     # ---- routing -------------------------------------------------------------------------
     async def _dispatch(self, request):

@@ -193,7 +193,30 @@ class Store:
                         result.pop("status", None)
             return self._store_update(rtype, old, result)
 
-    def _store_update(self, rtype, old, result):
+    @staticmethod
+    def _check_pod_spec(rtype, old, result):
+        """The API refuses pod spec changes beyond images, deadline and added tolerations
+        (scheduling goes through pods/binding)."""
+        if rtype.kind != "Pod":
+            return
+
+        def mutable_stripped(spec):
+            spec = copy.deepcopy(spec or {})
+            for key in ("activeDeadlineSeconds", "tolerations"):
+                spec.pop(key, None)
+            for key in ("containers", "initContainers"):
+                for container in spec.get(key) or []:
+                    container.pop("image", None)
+            return spec
+        if mutable_stripped(old.get("spec")) != mutable_stripped(result.get("spec")):
+            raise errors.invalid(rtype, old["metadata"]["name"], "spec: Forbidden: pod updates may not change fields "
+                                 "other than `spec.containers[*].image`, `spec.initContainers[*].image`, "
+                                 "`spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing "
+                                 "tolerations) or `spec.terminationGracePeriodSeconds`")
+
+    def _store_update(self, rtype, old, result, check_spec=True):
+        if check_spec:
+            self._check_pod_spec(rtype, old, result)
         meta = result.setdefault("metadata", {})
         for field in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
                       "deletionGracePeriodSeconds", "generation"):
@@ -271,7 +294,7 @@ class Store:
             result.setdefault("spec", {})["nodeName"] = node
             conditions = result.setdefault("status", {}).setdefault("conditions", [])
             conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": now()})
-            self._store_update(rtype, old, result)
+            self._store_update(rtype, old, result, check_spec=False)
 
     # ---- watch -----------------------------------------------------------------------------
     def watch(self, rtype, matches, since, sink):

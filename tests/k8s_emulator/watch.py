@@ -53,12 +53,16 @@ class WatchStream:
             next_bookmark = self.loop.time() + self.bookmark_interval
             while True:
                 now = self.loop.time()
-                waits = [deadline - now] if deadline else []
+                # Wake at least every second to notice a client that went away.
+                waits = [deadline - now, 1.0] if deadline else [1.0]
                 if self.bookmarks:
                     waits.append(next_bookmark - now)
                 try:
                     item = await asyncio.wait_for(self.queue.get(), max(0.0, min(waits)) if waits else None)
                 except asyncio.TimeoutError:
+                    transport = self.request.transport
+                    if transport is None or transport.is_closing():
+                        break
                     now = self.loop.time()
                     if deadline and now >= deadline:
                         break

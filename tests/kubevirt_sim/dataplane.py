@@ -22,6 +22,15 @@ class OvnDataPlane:
             ports.append({"name": name, "mac": match.group(1) if match else None})
         return ports
 
+    def pin(self, node, ports):
+        """Kube-OVN's part when a pod starts: its port's requested-chassis names the pod's node.
+        Left alone when already set (the collection under test may own it by then)."""
+        for port in ports:
+            current = self.sandbox.nbctl("--if-exists", "get", "Logical_Switch_Port", port["name"],
+                                         "options:requested-chassis").strip()
+            if not current:
+                self.sandbox.nbctl("set", "Logical_Switch_Port", port["name"], "options:requested-chassis=" + node)
+
     def plug(self, node, ports):
         for port in ports:
             self.sandbox.add_vm_port(node, port["name"])

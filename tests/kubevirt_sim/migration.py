@@ -7,7 +7,7 @@ import threading
 from kubernetes.client.exceptions import ApiException
 
 from .objects import (GROUP, MIGRATION_FINALIZER, NODE_LABEL, TARGET_NODE_LABEL, VERSION, VMI_NAME_LABEL, VMIMS,
-                      VMIS, launcher_pod, now)
+                      VMIS, launcher_pod, now, options_from_metadata)
 
 LOG = logging.getLogger(__name__)
 JSON_PATCH = "application/json-patch+json"
@@ -70,6 +70,7 @@ class MigrationRun(threading.Thread):
         self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, self.namespace, VMIMS, self.name, {"status": patch})
 
     def _phase(self, phase):
+        LOG.info("VMIM %s/%s (VMI %s): %s", self.namespace, self.name, self.vmi_name, phase)
         self.timestamps.append({"phase": phase, "phaseTransitionTimestamp": now()})
         status = {"phase": phase, "phaseTransitionTimestamps": copy.deepcopy(self.timestamps)}
         if self.state:
@@ -105,6 +106,16 @@ class MigrationRun(threading.Thread):
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    def _event(self, reason, message):
+        """A Kubernetes Event on the VMIM, as virt-controller records why a migration ended."""
+        self.core.create_namespaced_event(self.namespace, {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"generateName": self.name + ".", "namespace": self.namespace},
+            "involvedObject": {"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VirtualMachineInstanceMigration",
+                               "name": self.name, "namespace": self.namespace, "uid": self.uid},
+            "reason": reason, "message": message, "type": "Warning", "count": 1,
+            "firstTimestamp": now(), "lastTimestamp": now(), "source": {"component": "virtualmachine-controller"}})
 
     # ---- the happy path --------------------------------------------------------------------
     def run(self):
@@ -164,7 +175,7 @@ class MigrationRun(threading.Thread):
         self._write_vmi_state()
         self._phase("Running")
         self._pause()
-        self._switch_over(vmi)
+        self._switch_over()
 
     def _check_vmi(self):
         try:
@@ -179,6 +190,8 @@ class MigrationRun(threading.Thread):
         other = self.sim.other_run_in_flight(self)
         if other:
             raise Failed("in-flight migration detected: %s is already migrating VMI %s" % (other.name, self.vmi_name))
+        for option, value in options_from_metadata(vmi).items():
+            self.options.setdefault(option, value)
         self.source_node = status["nodeName"]
         self.ports = self.sim.vm_ports(self.namespace, self.vmi_name)
         return vmi
@@ -198,7 +211,7 @@ class MigrationRun(threading.Thread):
                 raise Failed("CNI timeout: ports %s not bound on chassis of %s after %ss"
                              % (", ".join(missing), self.target_node, self.sim.cni_timeout))
 
-    def _switch_over(self, vmi):
+    def _switch_over(self):
         """Past this point the migration cannot be aborted any more."""
         if self.sim.dataplane and self.ports:
             self.sim.dataplane.announce(self.target_node, self.ports)
@@ -235,12 +248,14 @@ class MigrationRun(threading.Thread):
             steps.append(lambda: self.sim.dataplane.unplug(self.target_node, self.ports))
 
         def failed_phase():
+            LOG.info("VMIM %s/%s (VMI %s): Failed: %s", self.namespace, self.name, self.vmi_name, reason)
             self.timestamps.append({"phase": "Failed", "phaseTransitionTimestamp": now()})
             status = {"phase": "Failed", "phaseTransitionTimestamps": self.timestamps}
             if self.state:
                 status["migrationState"] = self.state
             self._vmim_status(status)
-        steps += [failed_phase, lambda: self._vmim_finalizer(add=False)]
+        steps += [failed_phase, lambda: self._event("AbortedMigration" if aborted else "FailedMigration", reason),
+                  lambda: self._vmim_finalizer(add=False)]
         for step in steps:
             try:
                 step()

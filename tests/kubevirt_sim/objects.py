@@ -12,6 +12,19 @@ VMI_NAME_LABEL = "kubevirt.io/vmi-name"
 NODE_LABEL = "kubevirt.io/nodeName"
 TARGET_NODE_LABEL = "kubevirt.io/migrationTargetNodeName"
 MIGRATION_JOB_LABEL = "kubevirt.io/migrationJobUID"
+# Labels or annotations (on the VMIM, else on the VMI) that steer the simulator from outside
+# Python (playbooks, molecule): {option: key}.
+OPTION_KEYS = {"target_node": "kubevirt-sim.test/target-node", "fail_at": "kubevirt-sim.test/fail-at"}
+
+
+def options_from_metadata(obj):
+    meta = obj.get("metadata") or {}
+    found = {}
+    for option, key in OPTION_KEYS.items():
+        value = (meta.get("annotations") or {}).get(key) or (meta.get("labels") or {}).get(key)
+        if value:
+            found[option] = value
+    return found
 
 
 def now():

@@ -9,7 +9,8 @@ from kubernetes.client.exceptions import ApiException
 
 from .dataplane import OvnDataPlane
 from .migration import MigrationRun
-from .objects import GROUP, NODE_LABEL, PHASES, VERSION, VMIMS, VMIS, launcher_pod, random_mac, vmi_body, vmi_status
+from .objects import (GROUP, NODE_LABEL, PHASES, VERSION, VMIMS, VMIS, launcher_pod, options_from_metadata, random_mac,
+                      vmi_body, vmi_status)
 
 LOG = logging.getLogger(__name__)
 DEFAULT_NODES = ("hv1", "hv2", "hv3")
@@ -33,6 +34,7 @@ class KubevirtSim:
         self._ports = {}                  # (namespace, vmi) -> [{"name", "mac", "ip"}]
         self._watches = []
         self._seq = itertools.count()
+        self._started = set()             # VMI uids started (by create_vmi or seen new on the watch)
         self._threads = []
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -49,11 +51,15 @@ class KubevirtSim:
 
     def stop(self):
         self.stopping.set()
-        for stream in list(self._watches):
-            stream.stop()
-        for thread in self._threads + list(self._runs.values()):
-            if thread.is_alive():
-                thread.join(5)
+        deadline = time.monotonic() + 10
+        # A watch stopped just before its request starts forgets the stop: repeat until all exit.
+        while any(t.is_alive() for t in self._threads) and time.monotonic() < deadline:
+            for stream in list(self._watches):
+                stream.stop()
+            for thread in self._threads:
+                thread.join(0.05)
+        for run in list(self._runs.values()):
+            run.join(5)
         self._threads = []
 
     def __enter__(self):
@@ -106,7 +112,9 @@ class KubevirtSim:
             if run or (vmim.get("status") or {}).get("phase"):
                 return
             vmi = (vmim.get("spec") or {}).get("vmiName")
-            options = dict(self._config.get((meta["namespace"], vmi), {}))
+            # Precedence: migrate() arguments, the VMIM's sim labels, configure(), the VMI's sim labels.
+            options = {k: v for k, v in self._config.get((meta["namespace"], vmi), {}).items() if v is not None}
+            options.update(options_from_metadata(vmim))
             options.update({k: v for k, v in self._pending.pop(meta["uid"], {}).items() if v is not None})
             run = MigrationRun(self, vmim, options, seq=next(self._seq))
             self._runs[meta["uid"]] = run
@@ -116,10 +124,16 @@ class KubevirtSim:
         """A VMI someone else created (no status yet) starts on its nodeSelector's host or the first node."""
         if type_ != "ADDED" or (vmi.get("status") or {}).get("phase"):
             return
+        with self._lock:
+            if vmi["metadata"]["uid"] in self._started:
+                return
+            self._started.add(vmi["metadata"]["uid"])
+            ports = self._discover_ports(vmi["metadata"]["namespace"], vmi["metadata"]["name"])
+            self._ports[(vmi["metadata"]["namespace"], vmi["metadata"]["name"])] = ports
         selector = (vmi.get("spec") or {}).get("nodeSelector") or {}
         node = selector.get("kubernetes.io/hostname") or self.nodes[0]
         try:
-            self._start_vmi(vmi, node, None)
+            self._start_vmi(vmi, node, ports)
         except ApiException as exc:
             if exc.status not in (404, 409):
                 self.record_error(None, exc)
@@ -129,25 +143,22 @@ class KubevirtSim:
         """Create a running VMI on `node` with its virt-launcher pod; ports: [{"name", "mac"}] are
         OVN LSPs (with an OVN sandbox they are plugged on `node`). Returns the VMI dict."""
         self.ensure_node(node)
-        ports = [dict(p) for p in ports] if ports else None
+        ports = [dict(p) for p in ports] if ports else self._discover_ports(namespace, name)
         with self._lock:
-            vmi = self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, VMIS, vmi_body(namespace, name, ports or self.vm_ports(namespace, name)))
-            if ports:
-                self._ports[(namespace, name)] = ports
+            vmi = self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, VMIS,
+                                                              vmi_body(namespace, name, ports))
+            self._started.add(vmi["metadata"]["uid"])   # before the watch thread can see it
+            self._ports[(namespace, name)] = ports
         return self._start_vmi(vmi, node, ports)
 
     def _start_vmi(self, vmi, node, ports):
+        """What virt-controller and virt-handler do to start a VMI: launcher pod, NICs, status."""
         namespace, name = vmi["metadata"]["namespace"], vmi["metadata"]["name"]
-        with self._lock:
-            if (vmi.get("status") or {}).get("phase"):
-                return vmi
-            ports = ports or self.vm_ports(namespace, name)
-            self._ports[(namespace, name)] = ports
         pod = self.core.create_namespaced_pod(namespace, launcher_pod(vmi))
         pod_name = pod.metadata.name
         self.bind_pod(namespace, pod_name, node)
         if self.dataplane and ports:
+            self.dataplane.pin(node, ports)
             self.dataplane.plug(node, ports)
         self.core.patch_namespaced_pod_status(pod_name, namespace, {"status": {"phase": "Running"}})
         pod_obj = {"metadata": {"uid": pod.metadata.uid}}
@@ -157,11 +168,13 @@ class KubevirtSim:
                                                           {"metadata": {"labels": {NODE_LABEL: node}}})
 
     def vm_ports(self, namespace, vmi):
-        """The VM's NICs: as given to create_vmi, else its Kube-OVN LSPs, else one made-up NIC."""
+        """The VM's NICs as the sim started it (or discovered now)."""
         with self._lock:
             known = self._ports.get((namespace, vmi))
-        if known:
-            return known
+        return known or self._discover_ports(namespace, vmi)
+
+    def _discover_ports(self, namespace, vmi):
+        """Its Kube-OVN LSPs in the sandbox's NB, else one made-up NIC."""
         if self.dataplane:
             found = self.dataplane.discover_ports(namespace, vmi)
             if found:

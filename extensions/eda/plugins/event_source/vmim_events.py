@@ -1,0 +1,542 @@
+# Copyright: kubeovn.live_migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Event source kubeovn.live_migration.vmim_events: one event per meaningful change of a KubeVirt
+VirtualMachineInstanceMigration, complete enough for a playbook to act without another lookup.
+
+It follows three resources with the collection's own Kubernetes client (plugins/module_utils):
+VMIMs, VMIs (migrationState, node) and the migration target virt-launcher pods (the target node is
+known as soon as the scheduler binds the pod, often before the VMIM's phase changes). The client is
+synchronous: each watch runs in a thread (k8s_watch.ResourceWatcher) and hands its events to the
+event loop with call_soon_threadsafe; all state lives in the event loop, so nothing is locked.
+"""
+
+DOCUMENTATION = r"""
+---
+short_description: Events for KubeVirt live migrations (VirtualMachineInstanceMigration)
+description:
+  - Lists, then watches VirtualMachineInstanceMigrations, VirtualMachineInstances and migration target pods.
+  - On start, emits one event per migration still in flight (and per migration that ended within
+    O(replay_ended_within) seconds), so a restarted rulebook picks up where it was.
+  - A dropped watch resumes from its last resourceVersion; 410 Gone re-lists and emits what changed
+    meanwhile; an unreachable API is retried with capped backoff and logged; the source never ends by itself.
+  - Emits an event only when a field of the event changes.
+  - Kubernetes auth options are those of kubernetes.core, with the same K8S_AUTH_* environment fallbacks.
+options:
+  namespaces:
+    description: Namespaces to follow (a list or a comma-separated string). Empty means every namespace.
+    type: list
+    elements: str
+  label_selector:
+    description: Only VirtualMachineInstanceMigrations with these labels.
+    type: str
+  phases:
+    description:
+      - VMIM phases to emit events for; empty means every phase (and VMIMs without a phase yet).
+      - Deletions of migrations still in flight are emitted whatever their phase.
+    type: list
+    elements: str
+  heartbeat:
+    description: Seconds between heartbeat events (type C(heartbeat)); 0 sends none.
+    type: float
+    default: 0
+  replay_ended_within:
+    description: On start, also emit migrations that ended (Succeeded or Failed) this many seconds ago or less.
+    type: float
+    default: 300
+  retry_max_delay:
+    description: Longest wait, in seconds, between two attempts to reach an API server that does not answer.
+    type: float
+    default: 5
+  kubeconfig:
+    description: Path to a kubeconfig (env K8S_AUTH_KUBECONFIG).
+  context:
+    description: Kubeconfig context (env K8S_AUTH_CONTEXT).
+  host:
+    description: API server URL (env K8S_AUTH_HOST).
+  api_key:
+    description: Bearer token (env K8S_AUTH_API_KEY).
+  validate_certs:
+    description: Verify the API server certificate (env K8S_AUTH_VALIDATE_CERTS, K8S_AUTH_VERIFY_SSL).
+  ca_cert:
+    description: CA bundle (env K8S_AUTH_CA_CERT, K8S_AUTH_SSL_CA_CERT).
+  client_cert:
+    description: Client certificate (env K8S_AUTH_CLIENT_CERT, K8S_AUTH_CERT_FILE).
+  client_key:
+    description: Client key (env K8S_AUTH_CLIENT_KEY, K8S_AUTH_KEY_FILE).
+  proxy:
+    description: HTTP proxy URL (env K8S_AUTH_PROXY).
+  persist_config:
+    description: Write refreshed tokens back to the kubeconfig (env K8S_AUTH_PERSIST_CONFIG).
+"""
+
+EXAMPLES = r"""
+- name: Follow live migrations
+  hosts: localhost
+  sources:
+    - kubeovn.live_migration.vmim_events:
+        namespaces: [vms, tenant-a]
+        heartbeat: 30
+  rules:
+    - name: Show
+      condition: event.type == "migration"
+      action:
+        debug:
+"""
+
+import asyncio
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+
+
+def _put_collection_on_path():
+    """ansible-rulebook runs this file with runpy.run_path, outside any package. To import the
+    collection's own Kubernetes code (one client for modules and source), the directory that holds
+    `ansible_collections/` must be on sys.path: found from this file's location when the collection is
+    installed (<root>/ansible_collections/kubeovn/live_migration/extensions/eda/plugins/event_source),
+    else from ANSIBLE_COLLECTIONS_PATH and Ansible's default collection paths."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = []
+    for start in (here, os.path.dirname(os.path.realpath(__file__))):
+        parts = start.split(os.sep)
+        if len(parts) > 6 and parts[-6] == "ansible_collections":
+            candidates.append(os.sep.join(parts[:-6]))
+    paths = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.environ.get("ANSIBLE_COLLECTIONS_PATHS") or ""
+    candidates += [p for p in paths.split(os.pathsep) if p]
+    candidates += [os.path.expanduser("~/.ansible/collections"), "/usr/share/ansible/collections"]
+    for root in candidates:
+        root = os.path.expanduser(root)
+        if os.path.basename(root.rstrip(os.sep)) == "ansible_collections":
+            root = os.path.dirname(root.rstrip(os.sep))
+        if os.path.isdir(os.path.join(root, "ansible_collections", "kubeovn", "live_migration")):
+            if root not in sys.path:
+                sys.path.insert(0, root)
+            return
+
+
+_put_collection_on_path()
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import (  # noqa: E402
+    AUTH_ENV, BOOL_OPTIONS, POD, VMI, VMIM, ConnectionLost, auth_from_env, connect,
+)
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_watch import ResourceWatcher  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_record import (  # noqa: E402
+    FINAL_PHASES, MIGRATION_JOB_LABEL, PHASES, migration_record,
+)
+
+LOG = logging.getLogger("kubeovn.live_migration.vmim_events")
+
+# The fields of a migration event; a change in any of them is a meaningful change.
+EVENT_FIELDS = ("vmim", "vmim_uid", "vmi", "namespace", "phase", "in_flight", "deleted", "source_node",
+                "target_node", "target_pod", "migration_state_matches")
+SOURCE_OPTIONS = ("namespaces", "label_selector", "phases", "heartbeat", "replay_ended_within", "retry_max_delay")
+FIRST_RETRY_DELAY = 0.1
+
+
+class SourceOptionError(ValueError):
+    """A source argument is wrong: the message says which and why."""
+
+
+# ---- options ---------------------------------------------------------------------------------
+
+def _as_list(name, value):
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise SourceOptionError("%s must be a list of strings or a comma-separated string, not %r" % (name, value))
+
+
+def _as_seconds(name, value, default):
+    if value in (None, ""):
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SourceOptionError("%s must be a number of seconds, not %r" % (name, value))
+    if seconds < 0:
+        raise SourceOptionError("%s must not be negative, not %r" % (name, value))
+    return seconds
+
+
+def _as_bool(name, value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SourceOptionError("%s must be a boolean, not %r" % (name, value))
+
+
+def parse_options(args):
+    """Check the source arguments; returns (options, auth). Raises SourceOptionError."""
+    args = dict(args or {})
+    # ansible-rulebook adds its own eda_* arguments (eda_feedback_queue...): not ours to check.
+    unknown = sorted(k for k in args if k not in SOURCE_OPTIONS and k not in AUTH_ENV and not k.startswith("eda_"))
+    if unknown:
+        raise SourceOptionError("unknown option(s) %s for kubeovn.live_migration.vmim_events; valid options: %s"
+                                % (", ".join(unknown), ", ".join(SOURCE_OPTIONS + tuple(sorted(AUTH_ENV)))))
+    phases = _as_list("phases", args.get("phases"))
+    wrong = [p for p in phases if p not in PHASES]
+    if wrong:
+        raise SourceOptionError("phases: unknown VMIM phase(s) %s; valid phases: %s"
+                                % (", ".join(wrong), ", ".join(PHASES)))
+    selector = args.get("label_selector")
+    if selector is not None and not isinstance(selector, str):
+        raise SourceOptionError("label_selector must be a string such as 'team=a,tier!=test', not %r" % (selector,))
+    options = {
+        "namespaces": _as_list("namespaces", args.get("namespaces")) or [None],
+        "label_selector": selector or None,
+        "phases": set(phases),
+        "heartbeat": _as_seconds("heartbeat", args.get("heartbeat"), 0.0),
+        "replay_ended_within": _as_seconds("replay_ended_within", args.get("replay_ended_within"), 300.0),
+        "retry_max_delay": _as_seconds("retry_max_delay", args.get("retry_max_delay"), 5.0) or 5.0,
+    }
+    # Explicit arguments win over the K8S_AUTH_* environment, as in kubernetes.core.
+    auth = auth_from_env()
+    for option in AUTH_ENV:
+        value = args.get(option)
+        if value in (None, ""):
+            continue
+        auth[option] = _as_bool(option, value) if option in BOOL_OPTIONS else value
+    return options, auth
+
+
+# ---- what the source knows -------------------------------------------------------------------
+
+def _key(obj):
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace"), meta.get("name")
+
+
+def _ended_at(vmim):
+    """When the VMIM reached its final phase (datetime, UTC), or None."""
+    for stamp in reversed((vmim.get("status") or {}).get("phaseTransitionTimestamps") or ()):
+        if stamp.get("phase") in FINAL_PHASES and stamp.get("phaseTransitionTimestamp"):
+            try:
+                return datetime.strptime(stamp["phaseTransitionTimestamp"][:19], "%Y-%m-%dT%H:%M:%S").replace(
+                    tzinfo=timezone.utc)
+            except ValueError:
+                return None
+    return None
+
+
+class MigrationView(object):
+    """VMIMs, VMIs and target pods as last seen, and the last event sent per VMIM.
+
+    apply() takes one watch event (or a re-list) and returns the migration events it causes:
+    only those whose fields differ from the last event sent for that VMIM.
+    """
+
+    def __init__(self, phases=(), replay_ended_within=300.0):
+        self.phases = set(phases or ())
+        self.replay_ended_within = replay_ended_within
+        self.vmims = {}        # (namespace, name) -> VMIM
+        self.vmis = {}         # (namespace, name) -> VMI
+        self.pods = {}         # (namespace, name) -> target pod
+        self.sent = {}         # VMIM uid -> last event (or what it would have been, when filtered out)
+
+    # -- the event of one VMIM
+
+    def event_for(self, vmim, deleted=False):
+        namespace, _ = _key(vmim)
+        record = migration_record(vmim, self.vmis.get((namespace, (vmim.get("spec") or {}).get("vmiName"))),
+                                  self._pods_of(vmim))
+        return {
+            "type": "migration",
+            "vmim": record["name"],
+            "vmim_uid": record["uid"],
+            "vmi": record["vmi"],
+            "namespace": record["namespace"],
+            "phase": record["phase"],
+            "in_flight": record["in_flight"],
+            "deleted": bool(deleted or (vmim.get("metadata") or {}).get("deletionTimestamp")),
+            "source_node": record["source_node"],
+            "target_node": record["target_node"],
+            "target_pod": record["target_pod"],
+            "migration_state_matches": record["migration_state_matches"],
+        }
+
+    def _pods_of(self, vmim):
+        namespace, _ = _key(vmim)
+        uid = (vmim.get("metadata") or {}).get("uid")
+        return [p for (ns, _), p in self.pods.items()
+                if ns == namespace and ((p.get("metadata") or {}).get("labels") or {}).get(MIGRATION_JOB_LABEL) == uid]
+
+    def _emit(self, event, out):
+        """Append `event` to `out` if it says something new; remember it either way."""
+        uid = event["vmim_uid"]
+        last = self.sent.get(uid)
+        changes = [f for f in EVENT_FIELDS if last is None or last.get(f) != event.get(f)]
+        if not changes:
+            return
+        self.sent[uid] = event
+        wanted = not self.phases or event["phase"] in self.phases or (event["deleted"] and event["in_flight"])
+        if wanted:
+            out.append(dict(event, changes=changes))
+
+    def _refresh(self, keys, out):
+        for key in sorted(keys, key=lambda k: (k[0] or "", k[1] or "")):
+            vmim = self.vmims.get(key)
+            if vmim is not None:
+                self._emit(self.event_for(vmim), out)
+
+    def _vmims_of_vmi(self, namespace, vmi):
+        return [k for k, v in self.vmims.items() if k[0] == namespace and (v.get("spec") or {}).get("vmiName") == vmi]
+
+    def _vmim_of_pod(self, pod):
+        namespace, _ = _key(pod)
+        uid = ((pod.get("metadata") or {}).get("labels") or {}).get(MIGRATION_JOB_LABEL)
+        return [k for k, v in self.vmims.items() if k[0] == namespace and (v.get("metadata") or {}).get("uid") == uid]
+
+    # -- start
+
+    def load(self, vmims, vmis, pods, now=None):
+        """The initial lists: events for every migration in flight (and recently ended), oldest first."""
+        self.vmis = dict((_key(o), o) for o in vmis)
+        self.pods = dict((_key(o), o) for o in pods)
+        self.vmims = dict((_key(o), o) for o in vmims)
+        now = now or datetime.now(timezone.utc)
+        out = []
+        for vmim in sorted(vmims, key=lambda o: ((o.get("metadata") or {}).get("creationTimestamp") or "",) + tuple(
+                x or "" for x in _key(o))):
+            event = self.event_for(vmim)
+            if event["in_flight"] or self._recently_ended(vmim, now):
+                self._emit(event, out)
+            else:
+                self.sent[event["vmim_uid"]] = event  # history: remembered, not replayed
+        return out
+
+    def _recently_ended(self, vmim, now):
+        ended = _ended_at(vmim)
+        return ended is not None and (now - ended).total_seconds() <= self.replay_ended_within
+
+    # -- changes
+
+    def apply(self, resource, kind, payload, namespace=None):
+        """One watch event (kind ADDED/MODIFIED/DELETED) or re-list (kind RELIST, payload the items of
+        `namespace`, None = every namespace) of `resource` ("vmim", "vmi", "pod")."""
+        out = []
+        store = {"vmim": self.vmims, "vmi": self.vmis, "pod": self.pods}[resource]
+        if kind == "RELIST":
+            fresh = dict((_key(o), o) for o in payload)
+            gone = [k for k in store if (namespace is None or k[0] == namespace) and k not in fresh]
+            for key in gone:
+                out += self.apply(resource, "DELETED", store[key])
+            for obj in payload:
+                if store.get(_key(obj)) != obj:
+                    out += self.apply(resource, "MODIFIED", obj)
+            return out
+        key = _key(payload)
+        if kind == "DELETED":
+            store.pop(key, None)
+        else:
+            store[key] = payload
+        if resource == "vmim":
+            if kind == "DELETED":
+                self._vmim_deleted(payload, out)
+            else:
+                self._emit(self.event_for(payload), out)
+        elif resource == "vmi":
+            self._refresh(self._vmims_of_vmi(key[0], key[1]), out)
+        else:
+            self._refresh(self._vmim_of_pod(payload), out)
+        return out
+
+    def _vmim_deleted(self, vmim, out):
+        uid = (vmim.get("metadata") or {}).get("uid")
+        last = self.sent.get(uid)
+        event = self.event_for(vmim, deleted=True)
+        if last is not None and not last["in_flight"]:
+            # Ended before it went: nothing left to do for it.
+            self.sent.pop(uid, None)
+            return
+        self._emit(event, out)
+        self.sent.pop(uid, None)
+
+    def in_flight(self):
+        return sum(1 for e in self.sent.values() if e["in_flight"] and not e["deleted"])
+
+
+# ---- the Kubernetes side -----------------------------------------------------------------------
+
+class _ToLoop(object):
+    """The sink a watcher thread puts into: forwards each item to an asyncio queue, thread-safely."""
+
+    def __init__(self, loop, queue):
+        self.loop = loop
+        self.queue = queue
+
+    def put(self, item):
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:
+            pass  # the loop is closed: the source is shutting down
+
+
+class _LoggedWatcher(ResourceWatcher):
+    """A ResourceWatcher that says when the API cannot be reached, and when it can again."""
+
+    def _backoff(self, err, failures):
+        if err is not None:
+            (LOG.warning if failures == 0 else LOG.debug)("watch %s: %s; retrying", self.key, err.msg)
+        super(_LoggedWatcher, self)._backoff(err, failures)
+
+
+class Follow(object):
+    """One followed (resource, namespace): its selector and its watcher thread."""
+
+    def __init__(self, name, resource, namespace, label_selector):
+        self.name = name                # "vmim", "vmi", "pod"
+        self.resource = resource
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.key = "%s:%s" % (name, namespace or "*")
+        self.watcher = None
+
+
+def _follows(options):
+    follows = []
+    for namespace in options["namespaces"]:
+        follows.append(Follow("vmim", VMIM, namespace, options["label_selector"]))
+        follows.append(Follow("vmi", VMI, namespace, None))
+        # Only migration target pods carry this label (its value is the VMIM's uid).
+        follows.append(Follow("pod", POD, namespace, MIGRATION_JOB_LABEL))
+    return follows
+
+
+class VmimEventSource(object):
+    def __init__(self, options, auth):
+        self.options = options
+        self.auth = auth
+        self.view = MigrationView(options["phases"], options["replay_ended_within"])
+        self.follows = dict((f.key, f) for f in _follows(options))
+        self.client = None
+        self.inbox = None
+        self.loop = None
+        self.tasks = set()
+
+    def _delay(self, failures):
+        return min(FIRST_RETRY_DELAY * (2 ** failures), self.options["retry_max_delay"])
+
+    async def _call(self, what, func, *args, **kwargs):
+        """Run a blocking client call in a thread; retry with capped backoff until it works."""
+        failures = 0
+        while True:
+            try:
+                result = await self.loop.run_in_executor(None, lambda: func(*args, **kwargs))
+            except KubernetesError as err:
+                # Unreachable (ConnectionLost) or refused (401, 403, 404): both can be fixed while we wait.
+                level = logging.WARNING if failures % 10 == 0 else logging.DEBUG
+                LOG.log(level, "%s: %s; retrying (attempt %d)", what, err.msg, failures + 1)
+                await asyncio.sleep(self._delay(failures))
+                failures += 1
+                continue
+            if failures:
+                LOG.info("%s: the Kubernetes API answers again after %d failed attempt(s)", what, failures)
+            return result
+
+    async def _list(self, follow):
+        items, version = await self._call("list %s" % follow.key, self.client.list, follow.resource, follow.namespace,
+                                          follow.label_selector)
+        return items, version
+
+    def _watch(self, follow, version):
+        follow.watcher = _LoggedWatcher(self.client, follow.resource, follow.namespace, version,
+                                        _ToLoop(self.loop, self.inbox), follow.key,
+                                        label_selector=follow.label_selector)
+        follow.watcher.start()
+
+    async def run(self, queue):
+        self.loop = asyncio.get_running_loop()
+        self.inbox = asyncio.Queue()
+        self.client = connect(self.auth)  # configuration errors end the source: they need a fix
+        LOG.info("following VirtualMachineInstanceMigrations at %s (%s)", self.client.host,
+                 ", ".join(sorted(self.follows)))
+        try:
+            lists = {}
+            for follow in self.follows.values():
+                lists[follow.key] = await self._list(follow)
+            for follow in self.follows.values():
+                self._watch(follow, lists[follow.key][1])
+            every = dict((name, []) for name in ("vmim", "vmi", "pod"))
+            for follow in self.follows.values():
+                every[follow.name] += lists[follow.key][0]
+            for event in self.view.load(every["vmim"], every["vmi"], every["pod"]):
+                await queue.put(event)
+            await self._follow(queue)
+        finally:
+            for task in list(self.tasks):
+                task.cancel()
+            for follow in self.follows.values():
+                if follow.watcher is not None:
+                    follow.watcher.stop()
+            self.client.close()
+
+    async def _follow(self, queue):
+        heartbeat = self.options["heartbeat"] or None
+        next_beat = self.loop.time() + heartbeat if heartbeat else None
+        while True:
+            timeout = max(0.0, next_beat - self.loop.time()) if heartbeat else None
+            try:
+                key, kind, payload = await asyncio.wait_for(self.inbox.get(), timeout)
+            except asyncio.TimeoutError:
+                await queue.put(self._heartbeat())
+                next_beat = self.loop.time() + heartbeat
+                continue
+            follow = self.follows.get(key)
+            if follow is None:
+                continue
+            if kind == "ERROR":
+                # In a task: the other watches' events keep flowing while this one waits to retry.
+                task = asyncio.ensure_future(self._restart(follow, payload))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+                continue
+            if kind == "RELIST":
+                LOG.info("watch %s expired (410 Gone): re-listed %d object(s)", key, len(payload))
+            for event in self.view.apply(follow.name, kind, payload, follow.namespace):
+                await queue.put(event)
+
+    async def _restart(self, follow, err):
+        """The watcher gave up on an error retrying does not fix by itself (401, 403, 404...): log it,
+        wait, then list again (emitting what changed) and watch from there."""
+        LOG.error("watch %s: %s; listing again in %.1f s", follow.key, err.msg, self.options["retry_max_delay"])
+        await asyncio.sleep(self.options["retry_max_delay"])
+        items, version = await self._list(follow)
+        self.inbox.put_nowait((follow.key, "RELIST", items))
+        self._watch(follow, version)
+
+    def _heartbeat(self):
+        problems = [f.watcher.last_error.msg for f in self.follows.values()
+                    if f.watcher is not None and f.watcher.last_error is not None]
+        return {"type": "heartbeat", "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "migrations_in_flight": self.view.in_flight(), "api_reachable": not problems,
+                "problems": problems}
+
+
+async def main(queue, args):
+    """ansible-rulebook's entry point: emit migration events on `queue` until cancelled."""
+    options, auth = parse_options(args)
+    await VmimEventSource(options, auth).run(queue)
+
+
+if __name__ == "__main__":
+    # python vmim_events.py [namespace...]: print events, with K8S_AUTH_* or ~/.kube/config.
+
+    class _Printer(object):
+        async def put(self, event):
+            sys.stdout.write("%s\n" % (event,))
+            sys.stdout.flush()
+
+    logging.basicConfig(level=logging.INFO)
+    try:
+        asyncio.run(main(_Printer(), {"namespaces": sys.argv[1:], "heartbeat": 10}))
+    except KeyboardInterrupt:
+        pass

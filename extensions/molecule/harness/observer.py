@@ -1,0 +1,112 @@
+"""Records, with its time, every change of the watched VMs' NB options, SB bindings, VMIM phases
+and VMI node: the demo's timeline. Polls (10 ms) over one OVSDB connection per database and the
+emulator's store, so nothing it does shows up as a change of its own."""
+import threading
+import time
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb
+
+NB_KEYS = ("requested-chassis", "activation-strategy")
+VMIMS, VMIS = "virtualmachineinstancemigrations", "virtualmachineinstances"
+
+
+def _names(uuids, chassis):
+    return [chassis.get(u, u) for u in uuids]
+
+
+class Observer(threading.Thread):
+    def __init__(self, nb_remote, sb_remote, emulator, interval=0.01):
+        super().__init__(name="observer", daemon=True)
+        self.nb = ovsdb.connect(nb_remote, "OVN_Northbound")
+        self.sb = ovsdb.connect(sb_remote, "OVN_Southbound")
+        self.emulator = emulator
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.poll_lock = threading.Lock()   # one OVSDB request at a time per connection
+        self.vms = []            # (namespace, vm)
+        self.state = {}          # key -> value, last seen
+        self.events = []         # {"t", "source", "object", "field", "before", "after"}
+
+    def watch(self, namespace, vm):
+        with self.lock:
+            if (namespace, vm) not in self.vms:
+                self.vms.append((namespace, vm))
+        self.poll()
+
+    def note(self, source, obj, field, after, before=None):
+        """Add an event from outside (a probe result)."""
+        with self.lock:
+            self.events.append({"t": time.time(), "source": source, "object": obj, "field": field,
+                                "before": before, "after": after})
+
+    def timeline(self):
+        with self.lock:
+            return list(self.events)
+
+    def run(self):
+        while not self.stopping.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:   # a daemon restarting: keep the last state, try again
+                time.sleep(0.1)
+
+    def stop(self):
+        self.stopping.set()
+
+    def poll(self):
+        with self.poll_lock:
+            self._poll()
+
+    def _poll(self):
+        with self.lock:
+            vms = list(self.vms)
+        if not vms:
+            return
+        now = time.time()
+        seen = {}
+        ports = []
+        queries = [("Logical_Switch_Port", [["external_ids", "includes", ovsdb.encode_map({"pod": "%s/%s" % vm})]],
+                    ["name", "options"]) for vm in vms]
+        for rows in self.nb.select_many(queries):
+            for row in rows:
+                options = ovsdb.decode(row["options"])
+                ports.append(row["name"])
+                for key in NB_KEYS:
+                    seen[("NB", row["name"], key)] = options.get(key)
+        if ports:
+            columns = ["logical_port", "chassis", "additional_chassis", "requested_additional_chassis", "options"]
+            found = self.sb.select_many([("Chassis", [], ["_uuid", "name"])]
+                                        + [("Port_Binding", [["logical_port", "==", p]], columns) for p in ports])
+            chassis = {r["_uuid"][1]: r["name"] for r in found[0]}
+            bindings = [row for rows in found[1:] for row in rows]
+            for row in bindings:
+                name = row["logical_port"]
+                seen[("SB", name, "chassis")] = ",".join(_names(ovsdb.as_list(row["chassis"]), chassis)) or None
+                seen[("SB", name, "additional_chassis")] = ",".join(_names(ovsdb.as_list(row["additional_chassis"]), chassis)) or None
+                seen[("SB", name, "requested_additional_chassis")] = ",".join(
+                    _names(ovsdb.as_list(row["requested_additional_chassis"]), chassis)) or None
+                seen[("SB", name, "additional-chassis-activated")] = ovsdb.decode(row["options"]).get(
+                    "additional-chassis-activated")
+        for namespace, vm in vms:
+            for vmim in self.emulator.list(VMIMS, namespace):
+                if (vmim.get("spec") or {}).get("vmiName") != vm:
+                    continue
+                name = vmim["metadata"]["name"]
+                seen[("K8s", "vmim/" + name, "phase")] = (vmim.get("status") or {}).get("phase") or "(created)"
+            vmi = self.emulator.get(VMIS, namespace, vm)
+            if vmi is not None:
+                seen[("K8s", "vmi/" + vm, "node")] = (vmi.get("status") or {}).get("nodeName")
+        with self.lock:
+            for key, value in seen.items():
+                before = self.state.get(key)
+                if key not in self.state or before != value:
+                    if key in self.state or value is not None:
+                        self.events.append({"t": now, "source": key[0], "object": key[1], "field": key[2],
+                                            "before": before, "after": value})
+                    self.state[key] = value
+            for key in list(self.state):
+                if key[0] == "K8s" and key[1].startswith("vmim/") and key not in seen and self.state[key] != "(deleted)":
+                    self.events.append({"t": now, "source": "K8s", "object": key[1], "field": "phase",
+                                        "before": self.state[key], "after": "(deleted)"})
+                    self.state[key] = "(deleted)"

@@ -1,0 +1,24 @@
+"""Fixtures for the event source tests: the source running against the function's emulator."""
+import pytest
+
+from source_run import SourceRun
+
+
+@pytest.fixture
+def run_source(k8s_emulator):
+    """Factory: run_source(**args) starts the source with the emulator's URL and token (explicit
+    auth options unless `host` is given as None) and stops it after the test."""
+    runs = []
+
+    def start(**args):
+        args.setdefault("host", k8s_emulator.url)
+        args.setdefault("api_key", k8s_emulator.token)
+        args.setdefault("retry_max_delay", 0.5)
+        args = {k: v for k, v in args.items() if v is not None}
+        run = SourceRun(args).start()
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        run.stop()
