@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from . import child, paths, probes, table
+from . import child, lookups, paths, probes, table
 from .fill import VM_PORTS, NbFiller
 from .nb_server import NbServer
 
@@ -71,7 +71,7 @@ def verify(client, selector):
 
 def run(args, workdir):
     env = paths.child_env()
-    samples = []
+    samples, selects = [], []
     with NbServer(workdir) as nb:
         log("NB ovsdb-server pid %d at %s" % (nb.pid, nb.remote))
         with ovsdb.connect(nb.remote, ovn_nb.NB_DATABASE) as client:
@@ -83,16 +83,13 @@ def run(args, workdir):
                 log("NB holds %d LSPs in %d switches (filled in %.1f s); ovsdb-server RSS %.0f MB"
                     % (filler.count, filler.switches, time.monotonic() - start, nb.rss_kb() / 1024.0))
                 for _run in range(args.repeat):
-                    for selector in ("name", "vmi"):
-                        for method in probes.METHODS:
-                            reset(client)
-                            sample = probes.measure(size, method, selector, nb.remote, env)
-                            if sample is None:
-                                continue
-                            verify(client, selector)
-                            samples.append(sample)
+                    for method, selector in probes.runs():
+                        reset(client)
+                        samples.append(probes.measure(size, method, selector, nb.remote, env))
+                        verify(client, selector)
+                selects.extend(lookups.measure(client, size))
                 log("  measured at %d LSPs" % size)
-    return samples
+    return samples, selects
 
 
 def main(argv=None):
@@ -101,7 +98,7 @@ def main(argv=None):
     started = time.monotonic()
     load_before = os.getloadavg()[0]
     try:
-        samples = run(args, workdir)
+        samples, selects = run(args, workdir)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -116,6 +113,10 @@ def main(argv=None):
     print()
     for line in table.targets(samples, probes.METHODS[0][0], probes.METHODS[2][0]):
         print(line)
+    print()
+    print("Server side of a lookup: one select of the port's columns on an open session, %d runs:" % lookups.REPEAT)
+    print()
+    print(lookups.markdown(selects))
     return 0
 
 

@@ -60,27 +60,27 @@ def ansible(remote, selector, env):
 
 
 def nbctl(remote, selector, env):
-    if selector != "name":
-        return None
     argv = ["ovn-nbctl", "--db=" + remote, "set", "Logical_Switch_Port", PRIMARY_PORT,
             'options:requested-chassis="%s,%s"' % (SOURCE, TARGET), "options:activation-strategy=rarp"]
     child = run_child(argv, env).check()
     return child.seconds, child
 
 
-# (label, function); ovn-nbctl cannot select ports by external_ids in one command, so it runs by name only.
+# (label, function, selectors); ovn-nbctl cannot select ports by external_ids and set them in one
+# command, so it runs by name only.
 METHODS = (
-    ("(a) module_utils", module_utils),
-    ("(b) ansible ovn_lsp", ansible),
-    ("(c) ovn-nbctl set", nbctl),
+    ("(a) module_utils", module_utils, ("name", "vmi")),
+    ("(b) ansible ovn_lsp", ansible, ("name", "vmi")),
+    ("(c) ovn-nbctl set", nbctl, ("name",)),
 )
 
 
+def runs():
+    """Every (method, selector) pair measured, in the order they run."""
+    return [(method, selector) for selector in SELECTORS for method in METHODS if selector in method[2]]
+
+
 def measure(size, method, selector, remote, env):
-    """One Sample, or None when the method does not support the selector."""
-    label, func = method
-    outcome = func(remote, selector, env)
-    if outcome is None:
-        return None
-    seconds, child = outcome
+    label, func, _selectors = method
+    seconds, child = func(remote, selector, env)
     return Sample(size, label, selector, seconds, child.seconds, child.maxrss_kb)

@@ -6,12 +6,8 @@ No Ansible imports: the modules and the EDA event source both use it. Waits are 
 listed resourceVersion (k8s_watch.ResourceWatcher), never polling.
 """
 
+import queue
 import time
-
-try:
-    import queue
-except ImportError:  # pragma: no cover - Python 2 spelling, never used on supported targets
-    import Queue as queue
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import POD, VMI, VMIM
@@ -45,7 +41,7 @@ class VmimService(object):
     def vmims(self, namespace=None, name=None, vmi=None, label_selector=None):
         """Raw VMIMs matching the filters, newest first."""
         field_selector = "metadata.name=" + name if name else None
-        items, _ = self.client.list(VMIM, namespace, label_selector, field_selector)
+        items = self.client.list(VMIM, namespace, label_selector, field_selector)[0]
         return [o for o in newest_first(items) if (not name or name_of(o) == name) and
                 (not vmi or vmi_name_of(o) == vmi)]
 
@@ -67,7 +63,7 @@ class VmimService(object):
             if namespace not in pods:
                 # One VMIM: select its pod exactly; several: every migration target pod in the namespace.
                 selector = MIGRATION_JOB_LABEL + ("=" + uid_of(vmim) if len(vmims) == 1 else "")
-                pods[namespace], _ = self.client.list(POD, namespace, label_selector=selector)
+                pods[namespace] = self.client.list(POD, namespace, label_selector=selector)[0]
         return [migration_record(v, vmis.get(((v.get("metadata") or {}).get("namespace"), vmi_name_of(v))),
                                  pods.get((v.get("metadata") or {}).get("namespace")))
                 for v in vmims]
@@ -182,6 +178,10 @@ class VmimService(object):
             follow.stop()
 
 
+def _any(obj):
+    return True
+
+
 class _Follow(object):
     """A live view of the VMIMs a wait is about (and of one VMIM's target pods), kept by watches."""
 
@@ -244,7 +244,7 @@ class _Follow(object):
         if key == "vmim":
             target, wanted = self.vmims, self._wanted
         elif key == "pods:%s" % self.pod_uid:
-            target, wanted = self.pods, (lambda obj: True)
+            target, wanted = self.pods, _any
         else:
             return True  # a late event from a watch we already replaced
         if kind == "RELIST":

@@ -12,7 +12,7 @@ description:
     that has already ended (Succeeded or Failed) is history and is left alone.
 version_added: 0.1.0
 author:
-  - kubeovn.live_migration contributors
+  - kubeovn.live_migration contributors (@kubeovn)
 extends_documentation_fragment:
   - kubeovn.live_migration.k8s_auth
   - kubeovn.live_migration.attributes
@@ -51,7 +51,7 @@ options:
   wait:
     description:
       - With O(state=present), wait until the migration has ended (Succeeded or Failed); the module does not
-        fail when it ended in Failed, check RV(migration.phase).
+        fail when it ended in Failed, so check C(migration.phase) in the result.
       - With O(state=absent), wait until the cancelled VMIMs are gone.
     type: bool
     default: false

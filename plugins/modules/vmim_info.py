@@ -14,7 +14,7 @@ description:
     or until its target pod is scheduled.
 version_added: 0.1.0
 author:
-  - kubeovn.live_migration contributors
+  - kubeovn.live_migration contributors (@kubeovn)
 extends_documentation_fragment:
   - kubeovn.live_migration.k8s_auth
   - kubeovn.live_migration.attributes

@@ -56,17 +56,31 @@ def schedule_pod(emulator, namespace, name, node):
     emulator.store.bind(emulator.registry.by_plural("pods"), namespace, name, node)
 
 
-def set_migration_state(emulator, vmim, source, target):
+def set_migration_state(emulator, vmim, source, target, target_pod=None):
     namespace = vmim["metadata"]["namespace"]
+    state = {"migrationUid": vmim["metadata"]["uid"], "sourceNode": source, "targetNode": target}
+    if target_pod:
+        state["targetPod"] = target_pod
     return emulator.patch("virtualmachineinstances", namespace, vmim["spec"]["vmiName"], {"status": {
-        "migrationState": {"migrationUid": vmim["metadata"]["uid"], "sourceNode": source, "targetNode": target}}},
-        subresource="status")
+        "migrationState": state}}, subresource="status")
 
 
 def in_flight(emulator, namespace, vmi, vmim, phase="Running", source="hv1", target="hv2"):
     """A VMI on `source` with a migration `vmim` in `phase`, its target pod bound on `target`."""
     make_vmi(emulator, namespace, vmi, source)
     obj = make_vmim(emulator, namespace, vmim, vmi, phase)
-    make_target_pod(emulator, obj, "virt-launcher-%s-target" % vmi, target)
-    set_migration_state(emulator, obj, source, target)
+    pod = make_target_pod(emulator, obj, "virt-launcher-%s-target" % vmi, target)
+    set_migration_state(emulator, obj, source, target, pod["metadata"]["name"])
     return obj
+
+
+def restart_api(emulator):
+    """emulator.restart(), then forget watches left registered with the old, closed event loop.
+
+    Works around a race in K8sEmulator.stop(): a watch that reconnects between cut_watches() and
+    the loop's stop stays in the emulator's set, and the next stop() (the fixture's teardown)
+    raises "Event loop is closed" when it pushes to it."""
+    emulator.restart()
+    for stream in list(emulator._watches):
+        if stream.loop.is_closed():
+            emulator.watch_closed(stream)

@@ -202,6 +202,15 @@ def test_watch_from_zero_lists_then_streams_live(core, k8s_emulator):
     assert events(stream, 1)[0][:2] == ("MODIFIED", "a")
 
 
+def test_watch_list_marks_the_end_of_initial_events(core):
+    core.create_namespaced_pod("ns1", pod("a"))
+    stream = watch.Watch().stream(core.list_namespaced_pod, "ns1", send_initial_events=True, allow_watch_bookmarks=True,
+                                  resource_version_match="NotOlderThan", resource_version="", timeout_seconds=2)
+    got = events(stream, 2)
+    assert got[0][:2] == ("ADDED", "a")
+    assert got[1][0] == "BOOKMARK" and got[1][2]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
 def test_watch_filters_and_object_leaving_selector_is_deleted(core):
     core.create_namespaced_pod("ns1", pod("a", {"app": "x"}))
     mark = core.list_namespaced_pod("ns1").metadata.resource_version
@@ -264,10 +273,12 @@ def test_cut_watches_ends_an_open_stream(core, k8s_emulator):
             outcome.append(type(exc).__name__)
     reader = threading.Thread(target=consume)
     reader.start()
-    for _ in range(200):
+    for _ in range(1000):
         if k8s_emulator.open_watches:
             break
         threading.Event().wait(0.01)
+    [opened] = k8s_emulator.watch_requests()
+    assert opened.startswith("/api/v1/namespaces/ns1/pods?") and "watch=true" in opened
     assert k8s_emulator.cut_watches() == 1
     reader.join(10)
     assert not reader.is_alive() and outcome and outcome[0] != "ended"

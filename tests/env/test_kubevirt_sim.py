@@ -151,7 +151,7 @@ def test_second_migration_while_one_is_in_flight_fails(kubevirt_sim):
 
 def test_sim_survives_cut_watches_and_expired_history(kubevirt_sim, k8s_emulator):
     kubevirt_sim.create_vmi("ns1", "vm1", "hv1")
-    for _ in range(200):
+    for _ in range(1000):
         if k8s_emulator.open_watches >= 2:
             break
         threading.Event().wait(0.01)
@@ -184,7 +184,7 @@ def test_failure_is_recorded_as_an_event(kubevirt_sim, core):
 @pytest.fixture
 def ovn_sim(k8s_emulator, ovn_sandbox):
     from kubevirt_sim import KubevirtSim
-    sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.02, cni_timeout=3)
+    sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.02, cni_timeout=10)
     sim.start()
     yield sim
     sim.stop()

@@ -3,31 +3,10 @@ options. Always a clear msg through ansible-playbook, never a traceback, nothing
 import socket
 
 from ansible_run import run_module
-from test_vmim_helpers import NS, VMIMS, add_vmi, assert_clean_failure, run_tasks, until
+from test_vmim_helpers import NS, VMIMS, add_vmi, assert_clean_failure, in_background, run_tasks, until
 
 # Debian's python3 has no `kubernetes` package: the module must say what to install.
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def test_forbidden_create_names_what_the_service_account_lacks(k8s_emulator, kubeconfig):
-    add_vmi(k8s_emulator)
-    k8s_emulator.deny("create", VMIMS, namespace=NS)
-    result = run_module("vmim", {"kubeconfig": kubeconfig, "namespace": NS, "vmi": "db-0"})
-    assert_clean_failure(result, 'may not create resource "virtualmachineinstancemigrations" in API group '
-                                 '"kubevirt.io" in namespace "vms"',
-                         "system:serviceaccount:kubeovn:live-migration")
-    assert k8s_emulator.list(VMIMS, NS) == []
-
-
-def test_forbidden_pod_watch_ends_a_wait_with_a_clear_msg(k8s_emulator, kubeconfig):
-    add_vmi(k8s_emulator)
-    k8s_emulator.create({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
-                         "metadata": {"name": "m1", "namespace": NS}, "spec": {"vmiName": "db-0"},
-                         "status": {"phase": "Scheduling"}})
-    k8s_emulator.deny("watch", "pods")
-    result = run_module("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "name": "m1",
-                                      "wait_for": ["target_scheduled"], "wait_timeout": 60})
-    assert_clean_failure(result, 'may not watch resource "pods" in API group "core" in namespace "vms"')
 
 
 def test_missing_kubernetes_library_says_what_to_install(kubeconfig):
@@ -35,13 +14,24 @@ def test_missing_kubernetes_library_says_what_to_install(kubeconfig):
     assert_clean_failure(result, "the kubernetes Python library is required", "pip install kubernetes")
 
 
-def test_configuration_and_option_errors(k8s_emulator, kubeconfig, tmp_path):
+def test_configuration_permission_and_option_errors(k8s_emulator, kubeconfig, tmp_path):
+    add_vmi(k8s_emulator)
+    k8s_emulator.create({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+                         "metadata": {"name": "m1", "namespace": NS}, "spec": {"vmiName": "web-1"},
+                         "status": {"phase": "Scheduling"}})
+    k8s_emulator.deny("create", VMIMS, namespace=NS)
+    k8s_emulator.deny("watch", "pods")
     wrong_token = str(k8s_emulator.write_kubeconfig(tmp_path / "wrong-token", token="not-the-token"))
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         nowhere = "http://127.0.0.1:%d" % sock.getsockname()[1]
     ok = {"kubeconfig": kubeconfig, "namespace": NS}
     cases = [
+        ({"module": "vmim", "kubeconfig": kubeconfig, "namespace": NS, "vmi": "db-0"},
+         ['may not create resource "virtualmachineinstancemigrations" in API group "kubevirt.io" in namespace "vms"',
+          "system:serviceaccount:kubeovn:live-migration"]),
+        (dict(ok, name="m1", wait_for=["target_scheduled"]),
+         ['may not watch resource "pods" in API group "core" in namespace "vms"']),
         ({"kubeconfig": wrong_token, "namespace": NS},
          ["authentication to the Kubernetes API at " + k8s_emulator.url, "401", "check api_key/kubeconfig"]),
         # An API server without KubeVirt's API (here: a path where nothing is served).
@@ -56,19 +46,18 @@ def test_configuration_and_option_errors(k8s_emulator, kubeconfig, tmp_path):
         (dict(ok, name="m1", wait_for=["Done"]), ["value of wait_for must be one or more of"]),
         ({"kubeconfig": kubeconfig, "name": "m1"}, ["missing parameter(s) required by 'name': namespace"]),
     ]
-    results = run_tasks([("vmim_info", args) for args, _ in cases])
+    results = run_tasks([(args.pop("module", "vmim_info"), args) for args, _ in cases])
     for result, (_, fragments) in zip(results, cases):
         assert_clean_failure(result, *fragments)
+    assert [o["metadata"]["name"] for o in k8s_emulator.list(VMIMS, NS)] == ["m1"]
 
 
 def test_deleted_while_waiting(k8s_emulator, kubeconfig):
     k8s_emulator.create({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
                          "metadata": {"name": "m1", "namespace": NS}, "spec": {"vmiName": "db-0"},
                          "status": {"phase": "Running"}})
-    box = {}
-    worker = threading.Thread(target=lambda: box.update(result=run_module("vmim_info", {
-        "kubeconfig": kubeconfig, "namespace": NS, "name": "m1", "wait_for": ["Succeeded"], "wait_timeout": 60})))
-    worker.start()
+    worker, box = in_background("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "name": "m1",
+                                              "wait_for": ["Succeeded"], "wait_timeout": 60})
     until(lambda: k8s_emulator.open_watches >= 1, "the module to watch")
     k8s_emulator.delete(VMIMS, NS, "m1")
     worker.join(120)

@@ -1,7 +1,7 @@
 """kubeovn.live_migration.vmim_info through ansible-playbook, against the Kubernetes API emulator
 with the simulated KubeVirt driving real VMIM phases, target pods and VMI migration state."""
 from ansible_run import run_module
-from test_vmim_helpers import NS, assert_clean_failure, in_background, until
+from test_vmim_helpers import NS, assert_clean_failure, in_background, run_tasks, until
 
 ALL_PHASES = ["Pending", "Scheduling", "Scheduled", "PreparingTarget", "TargetReady", "Running", "Succeeded"]
 # The simulator keeps two watches open (VMIMs and VMIs); more means the module is watching too.
@@ -46,16 +46,27 @@ def test_a_migration_followed_from_creation_to_success(k8s_emulator, kubeconfig,
     assert done["vmi"]["migration_state"]["migrationUid"] == rec["uid"]
 
 
-def test_wait_timeout_fails_with_the_last_state(kubeconfig, kubevirt_sim):
+def test_waits_that_cannot_succeed_fail_with_the_last_state(kubeconfig, kubevirt_sim):
     kubevirt_sim.create_vmi(NS, "db-0", "hv1")
     kubevirt_sim.configure(NS, "db-0", target_node="hv3", hold_at="Running")
-    name = kubevirt_sim.migrate(NS, "db-0")["metadata"]["name"]
-    kubevirt_sim.wait_phase(NS, name, "Running")
-    result = run_module("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "name": name,
-                                      "wait_for": ["Succeeded"], "wait_timeout": 1})
-    assert_clean_failure(result, "timed out after 1s", "vms/" + name, "last seen phase: Running")
-    [rec] = result["migrations"]
+    held = kubevirt_sim.migrate(NS, "db-0")["metadata"]["name"]
+    kubevirt_sim.create_vmi(NS, "web-1", "hv1")
+    kubevirt_sim.configure(NS, "web-1", target_node="hv2", fail_at="TargetReady")
+    failing = kubevirt_sim.migrate(NS, "web-1")["metadata"]["name"]
+    kubevirt_sim.wait_phase(NS, held, "Running")
+    timed_out, failed = run_tasks([
+        ("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "name": held, "wait_for": ["Succeeded"],
+                       "wait_timeout": 1}),
+        ("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "name": failing, "wait_for": ["Succeeded"],
+                       "wait_timeout": 60}),
+    ])
+    assert_clean_failure(timed_out, "timed out after 1s", "vms/" + held, "last seen phase: Running")
+    [rec] = timed_out["migrations"]
     assert (rec["phase"], rec["source_node"], rec["target_node"], rec["in_flight"]) == ("Running", "hv1", "hv3", True)
+    # A migration that failed can never succeed: the wait ends at once, not at its timeout.
+    assert_clean_failure(failed, "ended in phase Failed without reaching phase Succeeded")
+    rec = failed["migrations"][0]
+    assert rec["phase"] == "Failed" and rec["source_node"] == "hv1" and rec["vmi_node"] == "hv1"
 
 
 def test_stale_state_of_an_earlier_migration_is_not_this_ones(kubeconfig, kubevirt_sim):
@@ -68,7 +79,12 @@ def test_stale_state_of_an_earlier_migration_is_not_this_ones(kubeconfig, kubevi
     second = kubevirt_sim.migrate(NS, "db-0")["metadata"]["name"]
     kubevirt_sim.wait_phase(NS, second, "Scheduling")
 
-    listed = run_module("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "vmi": "db-0"})
+    listed, waited = run_tasks([
+        ("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "vmi": "db-0"}),
+        # Nor may a wait for the target node be satisfied by the stale targetNode.
+        ("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "name": second,
+                       "wait_for": ["target_scheduled"], "wait_timeout": 1}),
+    ])
     assert not listed["failed"], listed
     records = dict((r["name"], r) for r in listed["migrations"])
     assert set(records) == {first, second}
@@ -79,19 +95,5 @@ def test_stale_state_of_an_earlier_migration_is_not_this_ones(kubeconfig, kubevi
     assert old["migration_state_matches"] is True and (old["source_node"], old["target_node"]) == ("hv1", "hv2")
     assert listed["vmi"]["migration_state"]["migrationUid"] == old["uid"]
 
-    # Nor may a wait for the target node be satisfied by the stale targetNode.
-    waited = run_module("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "name": second,
-                                      "wait_for": ["target_scheduled"], "wait_timeout": 1})
     assert_clean_failure(waited, "timed out", "target_scheduled")
     assert waited["migrations"][0]["target_node"] is None
-
-
-def test_a_failed_migration_ends_a_wait_for_success_early(kubeconfig, kubevirt_sim):
-    kubevirt_sim.create_vmi(NS, "db-0", "hv1")
-    kubevirt_sim.configure(NS, "db-0", target_node="hv2", fail_at="TargetReady")
-    name = kubevirt_sim.migrate(NS, "db-0")["metadata"]["name"]
-    result = run_module("vmim_info", {"kubeconfig": kubeconfig, "namespace": NS, "name": name,
-                                      "wait_for": ["Succeeded"], "wait_timeout": 60})
-    assert_clean_failure(result, "ended in phase Failed without reaching phase Succeeded")
-    rec = result["migrations"][0]
-    assert rec["phase"] == "Failed" and rec["source_node"] == "hv1" and rec["vmi_node"] == "hv1"

@@ -76,8 +76,8 @@ class K8sEmulator:
                 self._runner = web.AppRunner(ApiServer(self).app, handle_signals=False, access_log=None,
                                              shutdown_timeout=0.5)
                 loop.run_until_complete(self._runner.setup())
-                loop.run_until_complete(web.TCPSite(self._runner, self.host, self.port, reuse_address=True,
-                                                        ssl_context=ssl_context).start())
+                site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, ssl_context=ssl_context)
+                loop.run_until_complete(site.start())
             except Exception as exc:   # report to the starting thread, do not die silently
                 failure.append(exc)
                 ready.set()
@@ -149,16 +149,15 @@ class K8sEmulator:
         return client.ApiClient(config)
 
     # ---- direct store access (no HTTP, no auth) -------------------------------------------
-    def _type(self, kind_plural, obj=None):
-        if obj is not None and obj.get("kind"):
-            found = self.registry.by_kind(obj.get("apiVersion", "v1"), obj["kind"])
-            if found:
-                return found
+    def _type(self, kind_plural):
+        """A resource type by plural, singular, kind or short name ("vmim", "pods", "Pod")."""
         return self.registry.by_plural(kind_plural)
 
     def create(self, obj):
         """Create as a controller would, status included (the HTTP API drops it on create)."""
-        rtype = self._type(obj.get("kind"), obj)
+        rtype = self.registry.by_kind(obj.get("apiVersion", "v1"), obj.get("kind"))
+        if rtype is None:
+            raise ValueError("no resource type for apiVersion %r kind %r" % (obj.get("apiVersion"), obj.get("kind")))
         return self.store.create(rtype, (obj.get("metadata") or {}).get("namespace"), obj, keep_status=True)
 
     def get(self, kind_plural, namespace, name):
@@ -220,6 +219,12 @@ class K8sEmulator:
     def open_watches(self):
         with self._watch_lock:
             return len(self._watches)
+
+    def watch_requests(self):
+        """Path and query of every open watch ("/api/v1/namespaces/ns/pods?watch=true&..."), to wait
+        for a particular client's watch to be in place."""
+        with self._watch_lock:
+            return sorted(str(stream.request.rel_url) for stream in self._watches)
 
     def cut_watches(self, graceful=False):
         """Drop every open watch: abruptly (connection closed mid-stream), or, with graceful=True,

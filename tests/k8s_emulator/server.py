@@ -154,7 +154,7 @@ class ApiServer:
             if route.name:
                 raise errors.ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
             return _json(store.create(rtype, route.namespace, body), 201)
-        if route.subresource == "binding":
+        if route.subresource == "binding" or not route.name:
             raise errors.ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if verb == "get":
             return _json(store.get(rtype, route.namespace, route.name))
@@ -217,7 +217,8 @@ class ApiServer:
     async def _watch(self, request, route, matches):
         query = request.query
         since = query.get("resourceVersion")
-        if since in (None, "", "0"):
+        send_initial_events = _truthy(query.get("sendInitialEvents"))
+        if since in (None, "", "0") or send_initial_events:
             since = None
         else:
             try:
@@ -232,6 +233,6 @@ class ApiServer:
                              self.state.bookmark_interval)
         self.state.watch_opened(stream)
         try:
-            return await stream.serve(self.state.store, matches, since, timeout)
+            return await stream.serve(self.state.store, matches, since, timeout, send_initial_events)
         finally:
             self.state.watch_closed(stream)

@@ -29,11 +29,13 @@ class WatchStream:
         """Thread-safe: called by the store under its lock, or by cut/finish."""
         self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
 
-    def _bookmark(self, rv):
-        return _line("BOOKMARK", {"kind": self.rtype.kind, "apiVersion": self.rtype.api_version,
-                                  "metadata": {"resourceVersion": str(rv)}})
+    def _bookmark(self, rv, initial_events_end=False):
+        meta = {"resourceVersion": str(rv)}
+        if initial_events_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return _line("BOOKMARK", {"kind": self.rtype.kind, "apiVersion": self.rtype.api_version, "metadata": meta})
 
-    async def serve(self, store, matches, since, timeout):
+    async def serve(self, store, matches, since, timeout, send_initial_events=False):
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         try:
@@ -49,6 +51,8 @@ class WatchStream:
             await response.prepare(self.request)
             for type_, obj in initial:
                 await response.write(_line(type_, obj))
+            if send_initial_events:   # client-go's watch-list: the end of the initial state is marked
+                await response.write(self._bookmark(last_rv, initial_events_end=True))
             deadline = self.loop.time() + timeout if timeout else None
             next_bookmark = self.loop.time() + self.bookmark_interval
             while True:

@@ -40,16 +40,24 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s kubevirt-sim %(message)s")
 
-    sandbox = None
-    if args.ovn_sandbox:
-        from ovn_sandbox import OvnSandbox
-        sandbox = OvnSandbox.attach(args.ovn_sandbox)
-    api_client = config.new_client_from_config(config_file=args.kubeconfig, context=args.context)
-    sim = KubevirtSim(api_client, ovn=sandbox, step_delay=args.step_delay, cni_timeout=args.cni_timeout)
-    sim.start()
-    for namespace, name, node in args.vmi:
-        vmi = sim.create_vmi(namespace, name, node)
-        logging.info("VMI %s/%s running on %s", namespace, name, vmi["status"]["nodeName"])
+    sim = None
+    try:
+        sandbox = None
+        if args.ovn_sandbox:
+            from ovn_sandbox import OvnSandbox
+            sandbox = OvnSandbox.attach(args.ovn_sandbox)
+        api_client = config.new_client_from_config(config_file=args.kubeconfig, context=args.context)
+        sim = KubevirtSim(api_client, ovn=sandbox, step_delay=args.step_delay, cni_timeout=args.cni_timeout)
+        sim.start()
+        for namespace, name, node in args.vmi:
+            vmi = sim.create_vmi(namespace, name, node)
+            logging.info("VMI %s/%s running on %s", namespace, name, vmi["status"]["nodeName"])
+    except Exception as exc:  # a clear one-line reason, not a traceback: bad path, API down, VMI exists
+        detail = getattr(exc, "body", None) or exc
+        sys.stderr.write("kubevirt_sim: %s: %s\n" % (type(exc).__name__, str(detail).strip()))
+        if sim:
+            sim.stop()
+        return 1
     if args.pidfile:
         with open(args.pidfile, "w") as handle:
             handle.write("%d\n" % os.getpid())

@@ -319,20 +319,10 @@ class MigrationView(object):
 
     # -- changes
 
-    def apply(self, resource, kind, payload, namespace=None):
-        """One watch event (kind ADDED/MODIFIED/DELETED) or re-list (kind RELIST, payload the items of
-        `namespace`, None = every namespace) of `resource` ("vmim", "vmi", "pod")."""
+    def apply(self, resource, kind, payload):
+        """One watch event (ADDED, MODIFIED, DELETED) of `resource` ("vmim", "vmi", "pod")."""
         out = []
-        store = {"vmim": self.vmims, "vmi": self.vmis, "pod": self.pods}[resource]
-        if kind == "RELIST":
-            fresh = dict((_key(o), o) for o in payload)
-            gone = [k for k in store if (namespace is None or k[0] == namespace) and k not in fresh]
-            for key in gone:
-                out += self.apply(resource, "DELETED", store[key])
-            for obj in payload:
-                if store.get(_key(obj)) != obj:
-                    out += self.apply(resource, "MODIFIED", obj)
-            return out
+        store = self._store(resource)
         key = _key(payload)
         if kind == "DELETED":
             store.pop(key, None)
@@ -348,6 +338,24 @@ class MigrationView(object):
         else:
             self._refresh(self._vmim_of_pod(payload), out)
         return out
+
+    def resync(self, lists, namespace=None):
+        """Fresh lists {"vmim": [...], "vmi": [...], "pod": [...]} of `namespace` (None: every one),
+        after a watch expired: replace what was known there and return the events for what changed
+        meanwhile, deletions included."""
+        out = []
+        for resource in ("vmi", "pod", "vmim"):
+            store = self._store(resource)
+            for key in [k for k in store if namespace is None or k[0] == namespace]:
+                old = store.pop(key)
+                if resource == "vmim" and key not in set(_key(o) for o in lists[resource]):
+                    self._vmim_deleted(old, out)
+            store.update((_key(o), o) for o in lists[resource])
+        self._refresh([k for k in self.vmims if namespace is None or k[0] == namespace], out)
+        return out
+
+    def _store(self, resource):
+        return {"vmim": self.vmims, "vmi": self.vmis, "pod": self.pods}[resource]
 
     def _vmim_deleted(self, vmim, out):
         uid = (vmim.get("metadata") or {}).get("uid")
@@ -381,34 +389,36 @@ class _ToLoop(object):
 
 
 class _LoggedWatcher(ResourceWatcher):
-    """A ResourceWatcher that says when the API cannot be reached, and when it can again."""
+    """A ResourceWatcher that says when the API cannot be reached."""
 
     def _backoff(self, err, failures):
         if err is not None:
-            (LOG.warning if failures == 0 else LOG.debug)("watch %s: %s; retrying", self.key, err.msg)
+            (LOG.warning if failures % 10 == 0 else LOG.debug)("watch %s: %s; retrying", self.key, err.msg)
         super(_LoggedWatcher, self)._backoff(err, failures)
 
 
 class Follow(object):
-    """One followed (resource, namespace): its selector and its watcher thread."""
+    """One followed (resource, namespace): its selector and its current watcher thread."""
 
     def __init__(self, name, resource, namespace, label_selector):
         self.name = name                # "vmim", "vmi", "pod"
         self.resource = resource
         self.namespace = namespace
         self.label_selector = label_selector
-        self.key = "%s:%s" % (name, namespace or "*")
         self.watcher = None
 
 
 def _follows(options):
-    follows = []
+    """{namespace: [Follow]}: VMIMs, VMIs and migration target pods of each namespace (None: all)."""
+    groups = {}
     for namespace in options["namespaces"]:
-        follows.append(Follow("vmim", VMIM, namespace, options["label_selector"]))
-        follows.append(Follow("vmi", VMI, namespace, None))
-        # Only migration target pods carry this label (its value is the VMIM's uid).
-        follows.append(Follow("pod", POD, namespace, MIGRATION_JOB_LABEL))
-    return follows
+        groups[namespace] = [
+            Follow("vmim", VMIM, namespace, options["label_selector"]),
+            Follow("vmi", VMI, namespace, None),
+            # Only migration target pods carry this label (its value is the VMIM's uid).
+            Follow("pod", POD, namespace, MIGRATION_JOB_LABEL),
+        ]
+    return groups
 
 
 class VmimEventSource(object):
@@ -416,11 +426,12 @@ class VmimEventSource(object):
         self.options = options
         self.auth = auth
         self.view = MigrationView(options["phases"], options["replay_ended_within"])
-        self.follows = dict((f.key, f) for f in _follows(options))
+        self.groups = _follows(options)
+        self.watchers = {}      # watcher key -> (namespace, its Follow); keys of stopped watchers are dropped
+        self.generation = 0
         self.client = None
         self.inbox = None
         self.loop = None
-        self.tasks = set()
 
     def _delay(self, failures):
         return min(FIRST_RETRY_DELAY * (2 ** failures), self.options["retry_max_delay"])
@@ -442,41 +453,51 @@ class VmimEventSource(object):
                 LOG.info("%s: the Kubernetes API answers again after %d failed attempt(s)", what, failures)
             return result
 
-    async def _list(self, follow):
-        items, version = await self._call("list %s" % follow.key, self.client.list, follow.resource, follow.namespace,
-                                          follow.label_selector)
-        return items, version
+    async def _list_group(self, namespace):
+        """List the three resources of `namespace` and (re)start their watches from those lists.
 
-    def _watch(self, follow, version):
-        follow.watcher = _LoggedWatcher(self.client, follow.resource, follow.namespace, version,
-                                        _ToLoop(self.loop, self.inbox), follow.key,
-                                        label_selector=follow.label_selector)
-        follow.watcher.start()
+        Done together on start and whenever one watch expires (410) or gives up (403...): the
+        view is then rebuilt from one coherent set of lists, and no older watch can replay stale
+        objects over it (the events of stopped watchers are ignored by key)."""
+        follows = self.groups[namespace]
+        for follow in follows:
+            if follow.watcher is not None:
+                self.watchers.pop(follow.watcher.key, None)
+                follow.watcher.stop()
+                follow.watcher = None
+        lists, versions = {}, {}
+        for follow in follows:
+            what = "list %s in %s" % (follow.resource.plural, namespace or "every namespace")
+            lists[follow.name], versions[follow.name] = await self._call(
+                what, self.client.list, follow.resource, namespace, follow.label_selector)
+        for follow in follows:
+            self.generation += 1
+            key = "%s:%s#%d" % (follow.name, namespace or "*", self.generation)
+            follow.watcher = _LoggedWatcher(self.client, follow.resource, namespace, versions[follow.name],
+                                            _ToLoop(self.loop, self.inbox), key, label_selector=follow.label_selector)
+            self.watchers[key] = (namespace, follow)
+            follow.watcher.start()
+        return lists
 
     async def run(self, queue):
         self.loop = asyncio.get_running_loop()
         self.inbox = asyncio.Queue()
         self.client = connect(self.auth)  # configuration errors end the source: they need a fix
-        LOG.info("following VirtualMachineInstanceMigrations at %s (%s)", self.client.host,
-                 ", ".join(sorted(self.follows)))
+        LOG.info("following VirtualMachineInstanceMigrations at %s in %s", self.client.host,
+                 ", ".join(n or "every namespace" for n in self.groups))
         try:
-            lists = {}
-            for follow in self.follows.values():
-                lists[follow.key] = await self._list(follow)
-            for follow in self.follows.values():
-                self._watch(follow, lists[follow.key][1])
-            every = dict((name, []) for name in ("vmim", "vmi", "pod"))
-            for follow in self.follows.values():
-                every[follow.name] += lists[follow.key][0]
+            every = {"vmim": [], "vmi": [], "pod": []}
+            for namespace in self.groups:
+                for name, items in (await self._list_group(namespace)).items():
+                    every[name] += items
             for event in self.view.load(every["vmim"], every["vmi"], every["pod"]):
                 await queue.put(event)
             await self._follow(queue)
         finally:
-            for task in list(self.tasks):
-                task.cancel()
-            for follow in self.follows.values():
-                if follow.watcher is not None:
-                    follow.watcher.stop()
+            for follows in self.groups.values():
+                for follow in follows:
+                    if follow.watcher is not None:
+                        follow.watcher.stop()
             self.client.close()
 
     async def _follow(self, queue):
@@ -490,32 +511,26 @@ class VmimEventSource(object):
                 await queue.put(self._heartbeat())
                 next_beat = self.loop.time() + heartbeat
                 continue
-            follow = self.follows.get(key)
-            if follow is None:
-                continue
-            if kind == "ERROR":
-                # In a task: the other watches' events keep flowing while this one waits to retry.
-                task = asyncio.ensure_future(self._restart(follow, payload))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
-                continue
-            if kind == "RELIST":
-                LOG.info("watch %s expired (410 Gone): re-listed %d object(s)", key, len(payload))
-            for event in self.view.apply(follow.name, kind, payload, follow.namespace):
+            if key not in self.watchers:
+                continue  # from a watcher stopped by a re-list
+            namespace, follow = self.watchers[key]
+            if kind in ("RELIST", "ERROR"):
+                if kind == "RELIST":
+                    LOG.info("watch %s expired (410 Gone): listing %s again", key, namespace or "every namespace")
+                else:
+                    # 401, 403, 404...: the watcher gave up; fixable on the cluster side, so wait and list again.
+                    LOG.error("watch %s: %s; listing again in %.1f s", key, payload.msg,
+                              self.options["retry_max_delay"])
+                    await asyncio.sleep(self.options["retry_max_delay"])
+                events = self.view.resync(await self._list_group(namespace), namespace)
+            else:
+                events = self.view.apply(follow.name, kind, payload)
+            for event in events:
                 await queue.put(event)
 
-    async def _restart(self, follow, err):
-        """The watcher gave up on an error retrying does not fix by itself (401, 403, 404...): log it,
-        wait, then list again (emitting what changed) and watch from there."""
-        LOG.error("watch %s: %s; listing again in %.1f s", follow.key, err.msg, self.options["retry_max_delay"])
-        await asyncio.sleep(self.options["retry_max_delay"])
-        items, version = await self._list(follow)
-        self.inbox.put_nowait((follow.key, "RELIST", items))
-        self._watch(follow, version)
-
     def _heartbeat(self):
-        problems = [f.watcher.last_error.msg for f in self.follows.values()
-                    if f.watcher is not None and f.watcher.last_error is not None]
+        problems = sorted(set(f.watcher.last_error.msg for follows in self.groups.values() for f in follows
+                              if f.watcher is not None and f.watcher.last_error is not None))
         return {"type": "heartbeat", "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "migrations_in_flight": self.view.in_flight(), "api_reachable": not problems,
                 "problems": problems}

@@ -1,0 +1,57 @@
+"""The real ansible-rulebook, started as an operator would (collection rulebook by FQCN, a local
+inventory), in a session of its own so that stop() ends it and the playbooks it started."""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from ansible_run import VENV_BIN, ansible_env
+
+INVENTORY = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+
+
+class Rulebook:
+    def __init__(self, workdir, env, rulebook="kubeovn.live_migration.live_migration", name="rulebook"):
+        self.workdir = Path(workdir)
+        self.env = ansible_env(env)
+        self.rulebook = rulebook
+        self.log_path = self.workdir / (name + ".log")
+        self.proc = None
+
+    def start(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        inventory = self.workdir / "inventory.yml"
+        inventory.write_text(INVENTORY)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(VENV_BIN / "ansible-rulebook"), "-i", str(inventory), "-r", self.rulebook, "-v"],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=str(self.workdir), start_new_session=True)
+        return self
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_log(self, text, timeout=60):
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.proc.poll() is not None:
+                raise AssertionError("ansible-rulebook exited (%s):\n%s" % (self.proc.returncode, self.log()[-4000:]))
+            if time.monotonic() > deadline:
+                raise AssertionError("%r not in the rulebook log after %ss:\n%s" % (text, timeout, self.log()[-4000:]))
+            time.sleep(0.1)
+
+    def stop(self):
+        """SIGTERM to its session (ansible-rulebook and the playbooks it runs), SIGKILL if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue

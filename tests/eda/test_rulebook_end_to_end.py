@@ -1,0 +1,100 @@
+"""The collection's rulebook run by the real ansible-rulebook: Kubernetes emulator, simulated
+KubeVirt (its target pod's CNI gives up unless the port is bound on the target chassis in time, as
+Kube-OVN's does) and a real OVN. Assertions are on the resulting NB options and SB bindings."""
+import pytest
+
+from kubevirt_sim import KubevirtSim
+from rulebook_process import Rulebook
+
+pytestmark = pytest.mark.timeout(240)
+
+CNI_TIMEOUT = 30  # Kube-OVN's: the prepare playbook must land within it
+
+
+@pytest.fixture
+def lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path):
+    sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05, cni_timeout=CNI_TIMEOUT)
+    sim.start()
+    env = {"K8S_AUTH_KUBECONFIG": kubeconfig, "OVN_NB_DB": ovn_sandbox.nb_remote,
+           "OVN_SB_DB": ovn_sandbox.sb_remote}
+    rulebooks = []
+
+    def rulebook(name="rulebook"):
+        run = Rulebook(tmp_path, env, name=name).start()
+        rulebooks.append(run)
+        return run
+
+    yield sim, rulebook
+    for run in rulebooks:
+        run.stop()
+    sim.stop()
+
+
+def vm_on_hv1(sim, ovn_vm):
+    vm = ovn_vm(providers=("net1",), hv="hv1")
+    sim.create_vmi(vm["namespace"], vm["vm"], "hv1", ports=vm["ports"])
+    return vm["namespace"], vm["vm"], [p["name"] for p in vm["ports"]]
+
+
+def options(sandbox, lsp):
+    raw = sandbox.nbctl("--format=json", "--columns=options", "find", "Logical_Switch_Port", "name=" + lsp)
+    import json
+    rows = json.loads(raw)["data"]
+    return dict(rows[0][0][1]) if rows else None
+
+
+def settled(sandbox, ports, requested, chassis, timeout=60):
+    """Wait until every port has exactly `requested` as our NB options and SB binds it on `chassis` only."""
+    def done():
+        for lsp in ports:
+            binding = sandbox.port_binding(lsp) or {}
+            ours = dict((k, v) for k, v in (options(sandbox, lsp) or {}).items()
+                        if k in ("requested-chassis", "activation-strategy"))
+            if ours != requested or binding.get("chassis") != chassis or binding.get("additional_chassis"):
+                return False
+        return True
+    sandbox.wait_for(done, timeout=timeout, what="ports %s: NB %s, SB bound on %s only" % (ports, requested, chassis))
+
+
+def test_a_migration_through_every_phase_ends_bound_on_the_target(lab, ovn_sandbox, ovn_vm):
+    sim, rulebook = lab
+    namespace, vm, ports = vm_on_hv1(sim, ovn_vm)
+    run = rulebook()
+    sim.configure(namespace, vm, target_node="hv2")
+    sim.migrate(namespace, vm, name="mig1")
+    done = sim.wait_phase(namespace, "mig1", ["Succeeded", "Failed"], timeout=120)
+    # Failed here would mean the target pod's CNI timed out: prepare did not land in time.
+    assert done["status"]["phase"] == "Succeeded", (sim.errors, run.log()[-4000:])
+    settled(ovn_sandbox, ports, {"requested-chassis": "hv2"}, "hv2")
+    log = run.log()
+    assert "requested-chassis=hv1,hv2 activation-strategy=rarp" in log and "cutover" in log
+
+
+def test_a_failed_migration_is_rolled_back_to_the_source(lab, ovn_sandbox, ovn_vm):
+    sim, rulebook = lab
+    namespace, vm, ports = vm_on_hv1(sim, ovn_vm)
+    rulebook()
+    sim.configure(namespace, vm, target_node="hv2", fail_at="Running")
+    sim.migrate(namespace, vm, name="mig1")
+    # Running is only reached once prepare has bound the ports on hv2 (the CNI waits for it).
+    sim.wait_phase(namespace, "mig1", "Failed", timeout=120)
+    settled(ovn_sandbox, ports, {"requested-chassis": "hv1"}, "hv1")
+
+
+def test_a_rulebook_restarted_mid_migration_finishes_the_job(lab, ovn_sandbox, ovn_vm):
+    sim, rulebook = lab
+    namespace, vm, ports = vm_on_hv1(sim, ovn_vm)
+    first = rulebook("first")
+    sim.configure(namespace, vm, target_node="hv2", hold_at="Running")
+    sim.migrate(namespace, vm, name="mig1")
+    sim.wait_phase(namespace, "mig1", "Running", timeout=120)
+    settled_prepared = {"requested-chassis": "hv1,hv2", "activation-strategy": "rarp"}
+    ovn_sandbox.wait_for(lambda: all(options(ovn_sandbox, p) == settled_prepared for p in ports), timeout=30,
+                         what="prepared by the first rulebook")
+    first.stop()
+    sim.release(namespace, "mig1")                           # the migration ends while no rulebook runs
+    assert sim.wait_phase(namespace, "mig1", ["Succeeded", "Failed"])["status"]["phase"] == "Succeeded"
+    assert all(options(ovn_sandbox, p) == settled_prepared for p in ports)   # nobody has cut over yet
+    second = rulebook("second")
+    settled(ovn_sandbox, ports, {"requested-chassis": "hv2"}, "hv2")
+    assert "cutover" in second.log()

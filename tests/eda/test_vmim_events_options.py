@@ -1,0 +1,47 @@
+"""Bad source arguments end the source at once with a message that names the problem; nothing is
+contacted (the host below does not exist)."""
+import asyncio
+
+import pytest
+
+from source_run import load_source
+
+SOURCE = load_source()
+UNREACHABLE = {"host": "http://127.0.0.1:9", "api_key": "x"}
+
+
+def start(args):
+    return asyncio.run(asyncio.wait_for(SOURCE["main"](asyncio.Queue(), dict(UNREACHABLE, **args)), 5))
+
+
+@pytest.mark.parametrize("args, fragments", [
+    ({"phases": ["Runing"]}, ["phases", "Runing", "valid phases", "Succeeded"]),
+    ({"phases": "Running,Done"}, ["Done"]),
+    ({"namespace": "vms"}, ["unknown option", "namespace", "valid options", "namespaces"]),
+    ({"heartbeat": "often"}, ["heartbeat", "number of seconds", "often"]),
+    ({"heartbeat": -1}, ["heartbeat", "negative"]),
+    ({"namespaces": {"a": 1}}, ["namespaces", "list of strings"]),
+    ({"label_selector": ["a=b"]}, ["label_selector", "string"]),
+    ({"validate_certs": "maybe"}, ["validate_certs", "boolean"]),
+])
+def test_bad_options_are_refused_with_a_clear_message(args, fragments):
+    with pytest.raises(ValueError) as raised:
+        start(args)
+    assert type(raised.value).__name__ == "SourceOptionError"
+    for fragment in fragments:
+        assert fragment in str(raised.value)
+
+
+def test_a_missing_kubeconfig_ends_the_source_with_its_path(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(Exception) as raised:
+        start({"host": None, "api_key": None, "kubeconfig": str(missing)})
+    assert type(raised.value).__name__ == "KubernetesError"
+    assert str(missing) in str(raised.value) and "no such file" in str(raised.value)
+
+
+def test_rulebook_injected_arguments_are_accepted():
+    options, auth = SOURCE["parse_options"]({"eda_feedback_queue": object(), "namespaces": "a, b",
+                                             "phases": ["Running"], "validate_certs": "false"})
+    assert options["namespaces"] == ["a", "b"] and options["phases"] == {"Running"}
+    assert auth["validate_certs"] is False
