@@ -55,42 +55,43 @@ def run_playbook(playbook, extra_vars=None, env=None, args=(), timeout=300):
     return PlaybookRun(proc, None)
 
 
-def run_module(module, module_args, check=False, diff=False, env=None, verbosity=0, timeout=300):
-    """Run one module in a one-task play and return its registered result (a dict).
+def run_tasks(tasks, env=None, verbosity=0, timeout=300):
+    """Run several module tasks in one play (one ansible-playbook start); return their results.
 
-    The result always carries `failed` and never raises for a failed module: tests assert on
-    `msg`. A crash that Ansible reports as MODULE FAILURE shows as `module_stderr`/`exception`.
-    `_output` holds the full ansible-playbook output, `_rc` its exit code.
+    A task is (module, args) or (module, args, keywords) with task keywords such as check_mode
+    or diff. A module name without a dot is one of this collection's. Every result is the
+    registered dict (a failed module does not stop the play: tests assert on `msg`); a crash that
+    Ansible reports as MODULE FAILURE shows as `module_stderr`. Each result also carries
+    `_output` (the whole ansible-playbook output) and `_rc` (its exit code).
     """
-    fqcn = module if "." in module else "kubeovn.live_migration." + module
     with tempfile.TemporaryDirectory(prefix="klm-run-") as tmp:
-        out = Path(tmp) / "result.json"
-        task = {
-            fqcn: module_args,
-            "register": "result",
-            "ignore_errors": True,
-            "check_mode": bool(check),
-            "diff": bool(diff),
-        }
-        play = [{
-            "hosts": "localhost",
-            "gather_facts": False,
-            "tasks": [
-                task,
-                {"ansible.builtin.copy": {"content": "{{ result | to_json }}", "dest": str(out)},
-                 "check_mode": False, "diff": False},
-            ],
-        }]
-        pb = Path(tmp) / "play.yml"
-        pb.write_text(json.dumps(play))
+        out = Path(tmp) / "results.json"
+        play_tasks = []
+        for i, task in enumerate(tasks):
+            module, args, keywords = (tuple(task) + ({},))[:3]
+            fqcn = module if "." in module else "kubeovn.live_migration." + module
+            play_tasks.append(dict({"check_mode": False, "diff": False}, **keywords,
+                                   **{fqcn: args, "register": "r%d" % i, "ignore_errors": True}))
+        names = ", ".join("r%d" % i for i in range(len(tasks)))
+        play_tasks.append({"ansible.builtin.copy": {"content": "{{ [%s] | to_json }}" % names, "dest": str(out)},
+                           "check_mode": False, "diff": False})
+        playbook = Path(tmp) / "play.yml"
+        playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": play_tasks}]))
         args = ["-" + "v" * verbosity] if verbosity else []
-        run = run_playbook(pb, env=env, args=args, timeout=timeout)
+        run = run_playbook(playbook, env=env, args=args, timeout=timeout)
         if not out.exists():
-            raise AssertionError("playbook did not run the module:\n" + run.output)
-        result = json.loads(out.read_text())
+            raise AssertionError("playbook did not run the tasks:\n" + run.output)
+        results = json.loads(out.read_text())
+    for result in results:
         result["_output"] = run.output
         result["_rc"] = run.rc
-        return result
+    return results
+
+
+def run_module(module, module_args, check=False, diff=False, env=None, verbosity=0, timeout=300):
+    """Run one module in a one-task play and return its registered result (see run_tasks)."""
+    return run_tasks([(module, module_args, {"check_mode": bool(check), "diff": bool(diff)})],
+                     env=env, verbosity=verbosity, timeout=timeout)[0]
 
 
 def assert_clean_failure(result, *fragments):
@@ -100,6 +101,7 @@ def assert_clean_failure(result, *fragments):
     # a real crash carries the traceback text (and module_stderr) instead.
     assert result.get("exception") in (None, NO_TRACEBACK), result
     assert "module_stderr" not in result, result
+    assert "Traceback" not in result.get("_output", ""), result.get("_output")
     assert "Traceback" not in result.get("msg", ""), result
     for fragment in fragments:
         assert fragment.lower() in result["msg"].lower(), (fragment, result["msg"])

@@ -57,6 +57,8 @@ class ResourceWatcher(threading.Thread):
                 self._stream = self.client.watch(
                     self.resource, self.namespace, self.resource_version, label_selector=self.label_selector,
                     field_selector=self.field_selector, timeout_seconds=WATCH_SECONDS)
+                if self._stopping.is_set():  # stop() came while the request was being made
+                    return
                 seen = 0
                 for event_type, obj in self._stream:
                     seen += 1
@@ -90,8 +92,14 @@ class ResourceWatcher(threading.Thread):
             except KubernetesError as err:
                 self._fail(err)
                 return
+            except Exception as err:  # a bug must end the wait with a message, not leave it hanging
+                self._fail(KubernetesError("the watch on %s stopped unexpectedly: %s: %s"
+                                           % (self.key, type(err).__name__, err)))
+                return
             finally:
-                self._stream = None
+                stream, self._stream = self._stream, None
+                if stream is not None:
+                    stream.close()
 
     def _backoff(self, err, failures):
         self.last_error = err or self.last_error

@@ -46,9 +46,9 @@ def test_configuration_permission_and_option_errors(k8s_emulator, kubeconfig, tm
         (dict(ok, name="m1", wait_for=["Done"]), ["value of wait_for must be one or more of"]),
         ({"kubeconfig": kubeconfig, "name": "m1"}, ["missing parameter(s) required by 'name': namespace"]),
     ]
-    results = run_tasks([(args.pop("module", "vmim_info"), args) for args, _ in cases])
-    for result, (_, fragments) in zip(results, cases):
-        assert_clean_failure(result, *fragments)
+    results = run_tasks([(case[0].pop("module", "vmim_info"), case[0]) for case in cases])
+    for result, case in zip(results, cases):
+        assert_clean_failure(result, *case[1])
     assert [o["metadata"]["name"] for o in k8s_emulator.list(VMIMS, NS)] == ["m1"]
 
 

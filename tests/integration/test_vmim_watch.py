@@ -1,13 +1,21 @@
 """A vmim_info wait survives what real API servers do to watches: streams cut mid-way, streams
 ended by the server, and 410 Gone after compaction (then it re-lists). The test drives the VMIM
 itself, so it knows exactly which watch the module has open."""
+import queue
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from ansible_run import run_module
 from k8s_emulator import K8sEmulator
 from test_vmim_helpers import NS, VMIMS, until
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".venv" / "collections"))
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import VMIM, connect  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_watch import ResourceWatcher  # noqa: E402
 
 
 @pytest.fixture
@@ -76,3 +84,37 @@ def test_wait_resumes_after_cuts_and_relists_after_410(k8s_emulator, kubeconfig)
     result = box["result"]
     assert not result["failed"], result
     assert result["migrations"][0]["phase"] == "Succeeded"
+
+
+def test_watcher_resumes_across_an_api_server_restart(k8s_emulator):
+    """The watcher itself (as the EDA source uses it): events made while the server was down and
+    after it came back both arrive, once each; stop() ends the thread."""
+    def vmim(name):
+        return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+                "metadata": {"name": name, "namespace": NS}, "spec": {"vmiName": "db-0"}}
+
+    client = connect({"host": k8s_emulator.url, "api_key": k8s_emulator.token})
+    items, version = client.list(VMIM, NS)
+    assert items == []
+    events = queue.Queue()
+    watcher = ResourceWatcher(client, VMIM, NS, version, events, "vmim")
+    watcher.start()
+    try:
+        k8s_emulator.create(vmim("before"))
+        key, kind, obj = events.get(timeout=30)
+        assert (key, kind, obj["metadata"]["name"]) == ("vmim", "ADDED", "before")
+        k8s_emulator.stop()
+        k8s_emulator.create(vmim("while-down"))      # straight into the store: the server is down
+        k8s_emulator.start()
+        k8s_emulator.create(vmim("after"))
+        seen = []
+        while len(seen) < 2:
+            key, kind, obj = events.get(timeout=30)
+            seen.append((key, kind, obj["metadata"]["name"]))
+        assert seen == [("vmim", "ADDED", "while-down"), ("vmim", "ADDED", "after")]
+        assert events.empty()
+    finally:
+        watcher.stop()
+        watcher.join(30)
+        client.close()
+    assert not watcher.is_alive()

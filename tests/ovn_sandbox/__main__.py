@@ -1,6 +1,6 @@
 """Command line for molecule, demos and playbooks: a sandbox that outlives the command.
 
-    python -m ovn_sandbox start --dir D [--hypervisors hv1,hv2,hv3] [--system-id hv1=chassis-1]
+    python -m ovn_sandbox start --dir D [--hypervisors hv1,hv2,hv3] [--system-id hv1=chassis-1] [--tls] [--clustered]
     python -m ovn_sandbox status|stop --dir D
     python -m ovn_sandbox create-vm --dir D --namespace NS --vm VM [--providers net1,net2] [--hv hv1]
     python -m ovn_sandbox create-peer --dir D --hv hv3 [--name N]
@@ -45,7 +45,8 @@ def _running(directory):
 
 
 def cmd_start(args):
-    sandbox = OvnSandbox(args.dir, _csv(args.hypervisors), _system_ids(args.system_id))
+    sandbox = OvnSandbox(args.dir, _csv(args.hypervisors), _system_ids(args.system_id),
+                         tls=args.tls, clustered=args.clustered)
     sandbox.start(stop_at_exit=False)
     return sandbox.state()
 
@@ -130,6 +131,8 @@ def parser():
     p = command("start", cmd_start, "start NB, SB, northd and the hypervisors; they keep running")
     p.add_argument("--hypervisors", default="hv1,hv2,hv3", help="comma-separated names (default hv1,hv2,hv3)")
     p.add_argument("--system-id", action="append", metavar="HV=CHASSIS", help="chassis name for HV (repeatable)")
+    p.add_argument("--tls", action="store_true", help="NB and SB over ssl: with ovs-pki certificates in DIR/pki")
+    p.add_argument("--clustered", action="store_true", help="NB and SB as 3-member RAFT clusters")
     command("stop", cmd_stop, "stop every daemon of the sandbox")
     command("status", cmd_status, "remotes and daemons; exit 3 if not running")
     p = command("create-vm", cmd_create_vm, "create a VM's Kube-OVN style LSPs")

@@ -2,6 +2,7 @@
 
 ovn_sandbox: one running sandbox per test module (hv1, hv2, hv3), stopped at module end even when
              tests fail.
+ovn_tls_sandbox, ovn_raft_sandbox: the same with tls=True / clustered=True (module scope).
 ovn_vm:      factory; ovn_vm(providers=("net1",), hv=None) makes a VM's Kube-OVN ports with a
              unique name in a unique namespace, optionally plugged in and bound on `hv`; returns
              {"namespace", "vm", "ports": [{"name", "mac", "ip"}]}. Its ports are unplugged and
@@ -23,6 +24,20 @@ def ovn_sandbox(tmp_path_factory):
         yield sandbox
     finally:
         sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def ovn_tls_sandbox(tmp_path_factory):
+    """Like ovn_sandbox, with NB and SB on ssl: only; `client_tls` holds the modules' key options."""
+    with OvnSandbox(tmp_path_factory.mktemp("ovn-tls"), tls=True) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def ovn_raft_sandbox(tmp_path_factory):
+    """Like ovn_sandbox, with NB and SB as 3-member RAFT clusters (remotes list all members)."""
+    with OvnSandbox(tmp_path_factory.mktemp("ovn-raft"), clustered=True) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture

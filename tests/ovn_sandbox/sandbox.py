@@ -12,12 +12,15 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import time
 from pathlib import Path
 
+from .cluster import CentralDbs
 from .daemons import SandboxError, is_alive, log_tail, read_pid, run, start_daemon, stop_pids
 from .kubeovn import KubeOvnTopology
 from .ovsdb_json import quote, rows
+from .tls import Pki
 from .vifs import Vifs
 
 NB_SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"
@@ -30,11 +33,21 @@ RESERVED = {"main", "ovn-nb", "ovn-sb", "northd"}
 STATE_FILE = "sandbox.json"
 
 
-class OvnSandbox(Vifs, KubeOvnTopology):
-    """NB + SB + northd + simulated hypervisors. See tests/ovn_sandbox/__init__.py for the API."""
+class OvnSandbox(Vifs, KubeOvnTopology, CentralDbs):
+    """NB + SB + northd + simulated hypervisors. See tests/ovn_sandbox/__init__.py for the API.
 
-    def __init__(self, workdir, hypervisors=("hv1", "hv2", "hv3"), system_ids=None):
+    tls=True: NB and SB listen on ssl: only (plus their unix sockets) with certificates made by
+    ovs-pki in <workdir>/pki; northd and the ovn-controllers connect over ssl:; `client_tls`
+    holds the modules' private_key/certificate/ca_cert. clustered=True: NB and SB are 3-member
+    RAFT clusters (cluster.py); every remote lists all members.
+    """
+
+    def __init__(self, workdir, hypervisors=("hv1", "hv2", "hv3"), system_ids=None, tls=False, clustered=False):
         self.workdir = Path(workdir).resolve()
+        self.tls = bool(tls)
+        self.clustered = bool(clustered)
+        self.pki = Pki(self.workdir / "pki") if self.tls else None
+        self.members = {}       # "ovn-nb"/"ovn-sb" -> member dicts (cluster.py)
         self.hypervisors = list(hypervisors)
         self.system_ids = dict(system_ids or {})
         for hv in self.hypervisors:
@@ -121,9 +134,13 @@ class OvnSandbox(Vifs, KubeOvnTopology):
         if not state_file.exists():
             raise SandboxError("no sandbox in %s (no %s)" % (workdir, STATE_FILE))
         state = json.loads(state_file.read_text())
-        sandbox = cls(state["workdir"], state["hypervisors"], state["system_ids"])
+        sandbox = cls(state["workdir"], state["hypervisors"], state["system_ids"],
+                      tls=state.get("tls", False), clustered=state.get("clustered", False))
         sandbox.nb_remote = state["nb_remote"]
         sandbox.sb_remote = state["sb_remote"]
+        sandbox.nb_unix = state.get("nb_unix", sandbox.nb_unix)
+        sandbox.sb_unix = state.get("sb_unix", sandbox.sb_unix)
+        sandbox.members = state.get("members", {})
         sandbox.pids = dict(state["pids"])
         sandbox.started = bool(state.get("running")) and bool(sandbox.running_pids())
         return sandbox
@@ -137,7 +154,14 @@ class OvnSandbox(Vifs, KubeOvnTopology):
             "nb_remote": self.nb_remote, "nb_unix": self.nb_unix,
             "sb_remote": self.sb_remote, "sb_unix": self.sb_unix,
             "pids": self.pids,
+            "tls": self.tls, "clustered": self.clustered, "members": self.members,
+            "client_tls": self.client_tls,
         }
+
+    @property
+    def client_tls(self):
+        """private_key/certificate/ca_cert for the modules (ovn_nb options), or {} without TLS."""
+        return self.pki.client_args() if self.tls else {}
 
     # ---- control commands -------------------------------------------------------------------
 
@@ -210,25 +234,38 @@ class OvnSandbox(Vifs, KubeOvnTopology):
         self.workdir.mkdir(parents=True, exist_ok=True)
 
     def _start_central(self):
+        if self.tls:
+            self.pki.init()
         for db, schema in (("ovn-nb", NB_SCHEMA), ("ovn-sb", SB_SCHEMA)):
-            d = self._mkdir(db)
-            run(["ovsdb-tool", "create", d / (db + ".db"), schema])
-            self._daemon(db, "ovsdb-server", [
-                "--remote=punix:%s" % (d / (db + ".sock")), "--remote=ptcp:0:127.0.0.1", d / (db + ".db")])
-        self.nb_remote = "tcp:127.0.0.1:%d" % self._listening_port("ovn-nb")
-        self.sb_remote = "tcp:127.0.0.1:%d" % self._listening_port("ovn-sb")
+            self._create_db(db, schema)
         self.nbctl("init")
         self.sbctl("init")
         self._mkdir("northd")
-        self._daemon("northd", "ovn-northd", ["--ovnnb-db=" + self.nb_unix, "--ovnsb-db=" + self.sb_unix])
+        self.start_northd()
 
-    def _listening_port(self, db):
-        log = self.workdir / db / "ovsdb-server.log"
+    def start_northd(self):
+        """Start ovn-northd (again): over ssl: with TLS, else over the unix sockets."""
+        if self.tls:
+            args = ["--ovnnb-db=" + self.nb_remote, "--ovnsb-db=" + self.sb_remote] + self.pki.daemon_args("northd")
+        else:
+            args = ["--ovnnb-db=" + self.nb_unix, "--ovnsb-db=" + self.sb_unix]
+        return self._daemon("northd", "ovn-northd", args)
 
-        def port():
-            match = re.search(r"listening on port (\d+)", log.read_text() if log.exists() else "")
-            return int(match.group(1)) if match else None
-        return self.wait_for(port, timeout=10, what="%s TCP port in %s" % (db, log))
+    def start_controller(self, hv):
+        """Start the hypervisor's ovn-controller (again); it reads ovn-remote from its Open_vSwitch."""
+        args = ["unix:%s" % (self.workdir / hv / "db.sock")]
+        if self.tls:
+            args += self.pki.daemon_args(hv)
+        return self._daemon(hv, "ovn-controller", args, unixctl=False)
+
+    def kill_daemon(self, key, sig=signal.SIGKILL):
+        """Signal one daemon by its key ("northd/ovn-northd", "hv2/ovn-controller", ...), wait until it is gone."""
+        pid = self.pids.get(key)
+        if not is_alive(pid, marker=str(self.workdir)):
+            raise SandboxError("%s is not running" % key)
+        os.kill(pid, sig)
+        self.wait_for(lambda: not is_alive(pid, marker=str(self.workdir)), timeout=10, what="%s to exit" % key)
+        return pid
 
     def _sim_add(self, sim):
         """An Open_vSwitch of its own: ovsdb-server and ovs-vswitchd with dummy netdevs."""
@@ -258,12 +295,12 @@ class OvnSandbox(Vifs, KubeOvnTopology):
         self.vsctl(hv, "--", "set", "Open_vSwitch", ".",
                    "external_ids:system-id=%s" % quote(self.chassis_name(hv)),
                    "external_ids:hostname=%s" % quote(hv),
-                   "external_ids:ovn-remote=%s" % quote(self.sb_unix),
+                   "external_ids:ovn-remote=%s" % quote(self.sb_remote if self.tls else self.sb_unix),
                    "external_ids:ovn-encap-type=geneve",
                    "external_ids:ovn-encap-ip=%s" % ip,
                    "--", "--may-exist", "add-br", "br-int",
                    "--", "set", "Bridge", "br-int", "fail-mode=secure", "other-config:disable-in-band=true")
-        self._daemon(hv, "ovn-controller", ["unix:%s" % (d / "db.sock")], unixctl=False)
+        self.start_controller(hv)
 
     def _populate_tunnel_neighbours(self):
         """Static ARP entries for every other encap IP, so no tunnelled packet waits on ARP."""
@@ -288,8 +325,9 @@ class OvnSandbox(Vifs, KubeOvnTopology):
     def _known_pids(self):
         pids = dict(self.pids)
         # A daemon whose start was cut short may have written its pidfile only.
-        for pidfile in self.workdir.glob("*/*.pid") if self.workdir.exists() else ():
-            key = "%s/%s" % (pidfile.parent.name, pidfile.stem)
+        pidfiles = list(self.workdir.glob("*/*.pid")) + list(self.workdir.glob("*/*/*.pid")) if self.workdir.exists() else []
+        for pidfile in pidfiles:
+            key = "%s/%s" % (pidfile.parent.relative_to(self.workdir), pidfile.stem)
             pids.setdefault(key, read_pid(pidfile))
         return [p for p in pids.values() if p]
 

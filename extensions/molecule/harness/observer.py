@@ -94,6 +94,9 @@ class Observer(threading.Thread):
                     continue
                 name = vmim["metadata"]["name"]
                 seen[("K8s", "vmim/" + name, "phase")] = (vmim.get("status") or {}).get("phase") or "(created)"
+                selector = "kubevirt.io/migrationJobUID=%s" % vmim["metadata"]["uid"]
+                for pod in self.emulator.list("pods", namespace, label_selector=selector):
+                    seen[("K8s", "target pod", "node")] = (pod.get("spec") or {}).get("nodeName")
             vmi = self.emulator.get(VMIS, namespace, vm)
             if vmi is not None:
                 seen[("K8s", "vmi/" + vm, "node")] = (vmi.get("status") or {}).get("nodeName")

@@ -46,4 +46,7 @@ def render(events, namespace=None, vm=None):
         else:
             lines.append("%s      %-5s %-18s %s: %s -> %s" % (offset, source, obj, field,
                                                             _value(event["before"]), _value(event["after"])))
+    lines += ["", "Reading it: prepare (NB requested-chassis SRC,DST + activation-strategy=rarp) must land soon after",
+              "the target pod is scheduled; the SB then lists DST as additional chassis, blocked until the guest's RARP",
+              "(additional-chassis-activated); cutover (NB requested-chassis DST) leaves DST as the only chassis."]
     return "\n".join(lines) + "\n"

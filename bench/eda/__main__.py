@@ -1,0 +1,146 @@
+"""python -m bench.eda latency [--migrations 20] | burst [--vms 100] [--max-concurrent-actions N]
+
+latency: one migration at a time. Each VM runs on hv1 with a Pending VMIM; at t0 the target pod
+         is written bound to hv2 and the VMIM moves to Scheduled (one store write each, as KubeVirt
+         and the scheduler do). Measured: t0 -> NB LSP options requested-chassis=hv1,hv2 (seen by
+         `ovsdb-client monitor`), and t0 -> SB Port_Binding requested_additional_chassis set.
+         Then Succeeded, and the cutover is awaited before the next migration.
+burst:   --vms VMs get their target scheduled at once (a node drain); time until every port is
+         prepared in NB, and in SB.
+Progress on stderr; figures on stdout.
+"""
+import argparse
+import platform
+import statistics
+import sys
+import time
+
+from .lab import Lab, log, wait_until
+from .monitor import RowMonitor, ovsdb_map, ovsdb_set
+
+
+def prepared(values):
+    return ovsdb_map(values.get("options")).get("requested-chassis") == "hv1,hv2"
+
+
+def cut_over(values):
+    return ovsdb_map(values.get("options")).get("requested-chassis") == "hv2"
+
+
+def has_additional(values):
+    return bool(ovsdb_set(values.get("requested_additional_chassis")))
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def monitors(lab):
+    nb = RowMonitor(lab.sandbox.nb_remote, "OVN_Northbound", "Logical_Switch_Port", "name", ["options"])
+    sb = RowMonitor(lab.sandbox.sb_remote, "OVN_Southbound", "Port_Binding", "logical_port",
+                    ["requested_additional_chassis"])
+    return nb, sb
+
+
+def run_latency(args):
+    nb_times, sb_times = [], []
+    with Lab(max_concurrent_actions=args.max_concurrent_actions) as lab:
+        nb, sb = monitors(lab)
+        try:
+            for index in range(args.migrations):
+                namespace, vmi, lsp = lab.vm()
+                lab.wait_bound([lsp])
+                vmim = lab.pending_migration(namespace, vmi)
+                time.sleep(0.5)   # the Pending event has gone through: the rulebook is idle
+                t0 = time.monotonic()
+                lab.target_scheduled(vmim)
+                lab.plug_target(lsp)
+                wait_until(lambda: nb.first_seen(lsp, prepared, t0) and sb.first_seen(lsp, has_additional, t0),
+                           120, "prepare of " + lsp)
+                nb_times.append(nb.first_seen(lsp, prepared, t0) - t0)
+                sb_times.append(sb.first_seen(lsp, has_additional, t0) - t0)
+                log("migration %d/%d: NB %.2f s, SB %.2f s" % (index + 1, args.migrations, nb_times[-1], sb_times[-1]))
+                t1 = time.monotonic()
+                lab.succeeded(vmim, lsp)
+                wait_until(lambda: nb.first_seen(lsp, cut_over, t1), 120, "cutover of " + lsp)
+                # Both playbooks (prepare, cutover) have ended: the next migration starts from idle.
+                wait_until(lambda: lab.playbooks_done() >= 2 * (index + 1), 120, "the playbooks to end")
+        finally:
+            nb.stop()
+            sb.stop()
+    print("## EDA event -> OVN, %d migrations, one at a time (%s, %s cores)" % (
+        args.migrations, platform.machine(), _cores()))
+    print("")
+    print("| from the target-scheduled write to | p50 | p95 | max |")
+    print("|---|---|---|---|")
+    for label, values in (("NB requested-chassis=SRC,DST", nb_times), ("SB requested_additional_chassis", sb_times)):
+        print("| %s | %.2f s | %.2f s | %.2f s |" % (label, percentile(values, 0.5), percentile(values, 0.95),
+                                                     max(values)))
+    target = percentile(sb_times, 0.95) < 3.0
+    print("")
+    print("target p95 < 3 s (to SB): %s" % ("met" if target else "MISSED"))
+
+
+def run_burst(args):
+    with Lab(max_concurrent_actions=args.max_concurrent_actions) as lab:
+        log("creating %d VMs on hv1" % args.vms)
+        vms = [lab.vm() for _ in range(args.vms)]
+        lab.wait_bound([lsp for _, _, lsp in vms], timeout=300)
+        vmims = [lab.pending_migration(namespace, vmi) for namespace, vmi, _ in vms]
+        time.sleep(2)
+        nb, sb = monitors(lab)
+        try:
+            time.sleep(1)
+            log("scheduling %d targets at once" % args.vms)
+            t0 = time.monotonic()
+            for vmim in vmims:
+                lab.target_scheduled(vmim)
+            written = time.monotonic() - t0
+            for _, _, lsp in vms:
+                lab.plug_target(lsp)
+            lsps = [lsp for _, _, lsp in vms]
+            wait_until(lambda: all(nb.first_seen(p, prepared, t0) and sb.first_seen(p, has_additional, t0)
+                                   for p in lsps), 1800, "every port prepared")
+            nb_times = sorted(nb.first_seen(p, prepared, t0) - t0 for p in lsps)
+            sb_times = sorted(sb.first_seen(p, has_additional, t0) - t0 for p in lsps)
+        finally:
+            nb.stop()
+            sb.stop()
+    print("## EDA burst: %d VMs get their target at once (%s, %s cores, max_concurrent_actions %s)" % (
+        args.vms, platform.machine(), _cores(), args.max_concurrent_actions or "25 (default)"))
+    print("")
+    print("| | first port | p50 | p95 | last port |")
+    print("|---|---|---|---|---|")
+    for label, values in (("NB prepared", nb_times), ("SB additional chassis", sb_times)):
+        print("| %s | %.1f s | %.1f s | %.1f s | %.1f s |" % (label, values[0], percentile(values, 0.5),
+                                                             percentile(values, 0.95), values[-1]))
+    print("")
+    print("(the %d Kubernetes writes took %.2f s)" % (2 * args.vms, written))
+    print("target every port prepared < 30 s: %s" % ("met" if sb_times[-1] < 30 else "MISSED"))
+
+
+def _cores():
+    import os
+    return os.cpu_count()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.eda", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="bench", required=True)
+    latency = sub.add_parser("latency", help="event -> NB / SB, one migration at a time")
+    latency.add_argument("--migrations", type=int, default=20)
+    burst = sub.add_parser("burst", help="many VMs migrating at once")
+    burst.add_argument("--vms", type=int, default=100)
+    for each in (latency, burst):
+        each.add_argument("--max-concurrent-actions", type=int, default=None,
+                          help="ansible-rulebook's limit of actions running at once (its default: 25)")
+    args = parser.parse_args(argv)
+    if getattr(args, "migrations", 1) < 1 or getattr(args, "vms", 1) < 1:
+        parser.error("need at least one migration")
+    (run_latency if args.bench == "latency" else run_burst)(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

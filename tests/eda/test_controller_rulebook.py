@@ -1,0 +1,61 @@
+"""live_migration_controller.yml run by the real ansible-rulebook against a controller API over
+HTTP (tests/eda/fake_controller.py): which job templates it launches, with which extra vars."""
+import time
+
+import pytest
+
+from fake_controller import FakeController
+from rulebook_process import Rulebook
+
+pytestmark = pytest.mark.timeout(180)
+
+TEMPLATES = ("kubeovn-lm-prepare", "kubeovn-lm-cutover", "kubeovn-lm-cleanup")
+
+
+@pytest.fixture
+def controller():
+    fake = FakeController(TEMPLATES).start()
+    yield fake
+    fake.stop()
+
+
+def wait_launches(controller, count, rulebook, timeout=90):
+    deadline = time.monotonic() + timeout
+    while len(controller.launched()) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError("launches: %s\n%s" % (controller.launched(), rulebook.log()[-4000:]))
+        time.sleep(0.1)
+    time.sleep(1)  # nothing more may follow
+    return controller.launched()
+
+
+def test_a_migration_and_a_failed_one_launch_the_phase_job_templates(kubevirt_sim, kubeconfig, controller, tmp_path):
+    kubevirt_sim.create_vmi("ns1", "vm1", "hv1")
+    kubevirt_sim.create_vmi("ns1", "vm2", "hv1")
+    env = {"K8S_AUTH_KUBECONFIG": kubeconfig, "EDA_CONTROLLER_URL": controller.url,
+           "EDA_CONTROLLER_TOKEN": controller.token, "EDA_CONTROLLER_SSL_VERIFY": "no",
+           # The per-VM lock holds the next action until the controller reports the job done.
+           "EDA_JOB_TEMPLATE_REFRESH_DELAY": "0.5"}
+    rulebook = Rulebook(tmp_path, env, rulebook="kubeovn.live_migration.live_migration_controller").start()
+    try:
+        # Migrations started after the source's first list: every phase is seen live.
+        rulebook.wait_log("Waiting for events")
+        rulebook.wait_log("following VirtualMachineInstanceMigrations")
+        time.sleep(1.0)
+        ok = kubevirt_sim.migrate("ns1", "vm1", target_node="hv2", name="ok")
+        kubevirt_sim.wait_phase("ns1", "ok", "Succeeded")
+        bad = kubevirt_sim.migrate("ns1", "vm2", target_node="hv3", name="bad", fail_at="Running")
+        kubevirt_sim.wait_phase("ns1", "bad", "Failed")
+        launches = wait_launches(controller, 4, rulebook)
+    finally:
+        rulebook.stop()
+    assert [(name, body["extra_vars"]["vmim"]) for name, body in launches] == [
+        ("kubeovn-lm-prepare", "ok"), ("kubeovn-lm-cutover", "ok"),
+        ("kubeovn-lm-prepare", "bad"), ("kubeovn-lm-cleanup", "bad")]
+    prepare = launches[0][1]["extra_vars"]
+    assert {k: prepare[k] for k in ("vmim", "vmim_uid", "vmi", "namespace", "source_node", "target_node")} == {
+        "vmim": "ok", "vmim_uid": ok["metadata"]["uid"], "vmi": "vm1", "namespace": "ns1",
+        "source_node": "hv1", "target_node": "hv2"}
+    assert prepare["ansible_eda"]["event"]["vmim_uid"] == ok["metadata"]["uid"]
+    cleanup = launches[3][1]["extra_vars"]
+    assert (cleanup["vmim_uid"], cleanup["phase"], cleanup["target_node"]) == (bad["metadata"]["uid"], "Failed", "hv3")

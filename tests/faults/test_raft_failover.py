@@ -1,0 +1,180 @@
+"""A clustered Northbound (and Southbound): 3-member RAFT clusters on loopback, the remote listing
+all members. The leader is killed (SIGKILL) between runs and while changes are in flight: every
+change lands once a new leader is elected, or fails with a clear msg, and re-running converges."""
+import os
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+from ansible_run import ROOT, run_module
+from fault_helpers import clean_failure_problem, expected_options, make_vm, owned_options, run_tasks
+from ovn_sandbox.daemons import SandboxError
+
+sys.path.insert(0, str(ROOT / ".venv" / "collections"))
+from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovsdb  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import OvsdbError  # noqa: E402
+
+NB, SB = "ovn-nb", "ovn-sb"
+
+
+@pytest.fixture(scope="module")
+def sandbox(ovn_raft_sandbox):
+    return ovn_raft_sandbox
+
+
+@pytest.fixture
+def full_cluster(sandbox):
+    """Every member running and a leader elected, before and after the test (killed ones rejoin)."""
+    yield sandbox
+    for db in (NB, SB):
+        for index in range(3):
+            if not sandbox.member_alive(db, index):
+                sandbox.start_member(db, index)
+        sandbox.wait_cluster(db)
+
+
+def remotes_leader_last(sandbox, db):
+    leader = sandbox.wait_cluster(db)
+    order = [i for i in range(3) if i != leader] + [leader]
+    return ",".join(sandbox.member_remote(db, i) for i in order)
+
+
+def change(sandbox, vm, state, source="hv1", target="hv2", **extra):
+    args = {"ovn_nb_connection": sandbox.nb_remote, "ovn_sb_connection": sandbox.sb_remote,
+            "vmi": vm["vm"], "namespace": vm["namespace"], "state": state,
+            "source_chassis": source, "target_chassis": target, "wait": "hv", "wait_timeout": 20}
+    args.update(extra)
+    return args
+
+
+def test_remote_listing_all_members_finds_the_leader(full_cluster):
+    sandbox = full_cluster
+    vm = make_vm(sandbox)
+    nb_remote, sb_remote = remotes_leader_last(sandbox, NB), remotes_leader_last(sandbox, SB)
+    results, _ = run_tasks([
+        ("ovn_lsp", dict(change(sandbox, vm, "prepared"), ovn_nb_connection=nb_remote, ovn_sb_connection=sb_remote)),
+        ("ovn_lsp_info", {"ovn_nb_connection": nb_remote, "ovn_sb_connection": sb_remote,
+                          "vmi": vm["vm"], "namespace": vm["namespace"]}),
+    ])
+    assert not results[0]["failed"] and results[0]["changed"], results[0]
+    assert [p["binding"]["requested_additional_chassis"] for p in results[1]["ports"]] == [["hv2"], ["hv2"]]
+    assert set(owned_options(sandbox, vm["ports"]).values()) == {expected_options("prepared")}
+
+
+def test_leaders_killed_between_two_runs(full_cluster):
+    sandbox = full_cluster
+    vm = make_vm(sandbox)
+    first = run_module("ovn_lsp", change(sandbox, vm, "prepared"))
+    assert not first["failed"], first
+    for db in (NB, SB):
+        sandbox.kill_member(db, sandbox.wait_cluster(db), signal.SIGKILL)
+    # The next run may come before the election ends: then it fails clearly and the retry lands.
+    for _attempt in range(10):
+        second = run_module("ovn_lsp", change(sandbox, vm, "cutover"))
+        if not second["failed"]:
+            break
+        assert clean_failure_problem(second, ["ovn_nb_connection"]) is None, second
+    assert not second["failed"] and second["changed"], second
+    assert set(owned_options(sandbox, vm["ports"]).values()) == {expected_options("cutover")}
+    for port in vm["ports"]:
+        assert sandbox.port_binding(port)["requested_chassis"] == "hv2"
+
+
+# A migration's phases as a role would drive them, each step retried until it lands.
+STEPS = [("prepared", "hv1", "hv2"), ("cutover", "hv1", "hv2"), ("prepared", "hv2", "hv3"), ("rolled_back", "hv2", "hv3")]
+
+
+def test_leader_killed_while_changes_are_in_flight(full_cluster):
+    sandbox = full_cluster
+    vm = make_vm(sandbox)
+    log, mixed = [], []
+    northd = sandbox.pids["northd/ovn-northd"]
+
+    def drive():
+        for step, (state, source, target) in enumerate(STEPS):
+            for attempt in range(15):
+                result = run_module("ovn_lsp", change(sandbox, vm, state, source, target, wait="sb"))
+                log.append((step, attempt, result, time.monotonic()))
+                if not result["failed"]:
+                    break
+                time.sleep(0.2)
+
+    # northd paused: the first run commits its change, then holds its session to the leader while
+    # it waits for SB (wait=sb). The leader dies right then, with the run in flight.
+    os.kill(northd, signal.SIGSTOP)
+    try:
+        worker = threading.Thread(target=drive)
+        worker.start()
+        sandbox.wait_for(lambda: set(owned_options(sandbox, vm["ports"]).values()) == {expected_options("prepared")},
+                         timeout=60, what="the first change in the NB")
+        killed_at = time.monotonic()
+        sandbox.kill_member(NB, sandbox.wait_cluster(NB), signal.SIGKILL)
+    finally:
+        os.kill(northd, signal.SIGCONT)
+    while worker.is_alive():
+        try:
+            seen = owned_options(sandbox, vm["ports"])
+        except SandboxError:          # no leader for ovn-nbctl at this instant
+            continue
+        if len(set(seen.values())) != 1:
+            mixed.append(seen)
+        time.sleep(0.05)
+    worker.join()
+    assert not mixed, "a VM's ports differed: %s" % mixed[:3]
+    failures = [(s, a, r) for s, a, r, _ in log if r["failed"]]
+    for step, attempt, result in failures:
+        assert clean_failure_problem(result) is None, (step, attempt, result)
+    for step, (state, source, target) in enumerate(STEPS):
+        attempts = [r for s, _, r, _ in log if s == step]
+        assert not attempts[-1]["failed"], (step, attempts[-1])
+        # Lands exactly once: at most one successful attempt changed something, and exactly one
+        # when no attempt of the step failed with an unknown outcome.
+        changed = [r for r in attempts if not r["failed"] and r["changed"]]
+        assert len(changed) <= 1 and (len(changed) == 1 or len(attempts) > 1), (step, attempts)
+    # Re-running the last step converges: nothing left to change.
+    state, source, target = STEPS[-1]
+    again = run_module("ovn_lsp", change(sandbox, vm, state, source, target))
+    assert not again["failed"] and not again["changed"], again
+    assert set(owned_options(sandbox, vm["ports"]).values()) == {expected_options(state, source, target)}
+    landed = [t for _, _, r, t in log if not r["failed"] and t > killed_at]
+    assert failures and failures[0][:2] == (0, 0), "the first run did not see the leader die"
+    print("\nRAFT in-flight kill: %d module runs for %d changes, %d failed clearly during the election, "
+          "changes lost: 0; first run to land after the kill ended %.2f s after it"
+          % (len(log), len(STEPS), len(failures), landed[0] - killed_at))
+    print("the run in flight said: %s" % failures[0][2]["msg"])
+
+
+def test_time_a_change_waits_across_a_leader_failover(full_cluster):
+    """The real client, retried every 10 ms as a caller with retries would: from the kill to the
+    change committed by the new leader. Printed (never asserted)."""
+    sandbox = full_cluster
+    vm = make_vm(sandbox, providers=())
+    lookup = ovn_nb.vif_lookup(namespace=vm["namespace"], vmi=vm["vm"])
+    figures = []
+    for round_no, (state, source, target) in enumerate(STEPS[:3]):
+        desired = ovn_nb.desired_options(state, source, target)
+        sandbox.kill_member(NB, sandbox.wait_cluster(NB), signal.SIGKILL)
+        killed_at = time.monotonic()
+        errors = set()
+        deadline = killed_at + 30
+        while True:
+            try:
+                with ovsdb.connect(sandbox.nb_remote, "OVN_Northbound", timeout=2) as client:
+                    result = ovn_nb.set_port_options(client, lookup, desired)
+                break
+            except OvsdbError as err:
+                errors.add(err.msg.split(": ")[-1][:80])
+                assert time.monotonic() < deadline, errors
+                time.sleep(0.01)
+        figures.append(time.monotonic() - killed_at)
+        assert result["changed"]
+        assert owned_options(sandbox, vm["ports"])[vm["ports"][0]] == expected_options(state, source, target)
+        for index in range(3):
+            if not sandbox.member_alive(NB, index):
+                sandbox.start_member(NB, index)
+        sandbox.wait_cluster(NB)
+    print("\nleader failover: a change waited %s s (kill -> committed by the new leader)"
+          % ", ".join("%.2f" % f for f in figures))
