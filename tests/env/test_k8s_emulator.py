@@ -49,7 +49,7 @@ def events(stream, count):
 
 
 def test_create_fills_metadata_and_answers_201(core, k8s_emulator):
-    data, status, _ = core.create_namespaced_pod_with_http_info("ns1", pod(generate="virt-launcher-vm1-"))
+    data, status, _unused = core.create_namespaced_pod_with_http_info("ns1", pod(generate="virt-launcher-vm1-"))
     assert status == 201
     meta = data.metadata
     assert meta.name.startswith("virt-launcher-vm1-") and len(meta.name) == len("virt-launcher-vm1-") + 5
@@ -188,9 +188,9 @@ def test_watch_replays_exactly_the_events_after_a_resource_version(core):
     core.create_namespaced_pod("ns2", pod("other"))
     core.delete_namespaced_pod("a", "ns1")
     got = events(watch.Watch().stream(core.list_namespaced_pod, "ns1", resource_version=mark, timeout_seconds=1), 3)
-    assert [(t, n) for t, n, _ in got] == [("MODIFIED", "a"), ("ADDED", "b"), ("DELETED", "a")]
+    assert [(t, n) for t, n, _unused in got] == [("MODIFIED", "a"), ("ADDED", "b"), ("DELETED", "a")]
     assert got[0][2]["metadata"]["labels"] == {"step": "1"}, "the object as it was at that version"
-    rvs = [int(o["metadata"]["resourceVersion"]) for _, _, o in got]
+    rvs = [int(o["metadata"]["resourceVersion"]) for _unused, _unused, o in got]
     assert rvs == sorted(rvs) and rvs[0] == int(mark) + 1
 
 
@@ -218,7 +218,7 @@ def test_watch_filters_and_object_leaving_selector_is_deleted(core):
     core.create_namespaced_pod("ns1", pod("b", {"app": "x"}))
     got = events(watch.Watch().stream(core.list_namespaced_pod, "ns1", label_selector="app=x",
                                       resource_version=mark, timeout_seconds=1), 2)
-    assert [(t, n) for t, n, _ in got] == [("DELETED", "a"), ("ADDED", "b")]
+    assert [(t, n) for t, n, _unused in got] == [("DELETED", "a"), ("ADDED", "b")]
 
 
 def test_watch_timeout_ends_the_stream(core):
@@ -258,7 +258,7 @@ def test_watch_gone_when_history_is_bounded():
             list(watch.Watch().stream(core.list_namespaced_pod, "ns1", resource_version="1", timeout_seconds=1))
         assert exc.value.status == 410
         got = events(watch.Watch().stream(core.list_namespaced_pod, "ns1", resource_version="2", timeout_seconds=1), 2)
-        assert [n for _, n, _ in got] == ["c", "d"]
+        assert [n for _unused, n, _unused in got] == ["c", "d"]
 
 
 def test_cut_watches_ends_an_open_stream(core, k8s_emulator):
@@ -266,14 +266,14 @@ def test_cut_watches_ends_an_open_stream(core, k8s_emulator):
 
     def consume():
         try:
-            for _ in watch.Watch().stream(core.list_namespaced_pod, "ns1", resource_version="0", timeout_seconds=30):
+            for _unused in watch.Watch().stream(core.list_namespaced_pod, "ns1", resource_version="0", timeout_seconds=30):
                 pass
             outcome.append("ended")
         except Exception as exc:  # an abrupt cut surfaces as a connection error in the client
             outcome.append(type(exc).__name__)
     reader = threading.Thread(target=consume)
     reader.start()
-    for _ in range(1000):
+    for _unused in range(1000):
         if k8s_emulator.open_watches:
             break
         threading.Event().wait(0.01)

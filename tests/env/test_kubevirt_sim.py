@@ -151,7 +151,7 @@ def test_second_migration_while_one_is_in_flight_fails(kubevirt_sim):
 
 def test_sim_survives_cut_watches_and_expired_history(kubevirt_sim, k8s_emulator):
     kubevirt_sim.create_vmi("ns1", "vm1", "hv1")
-    for _ in range(1000):
+    for _unused in range(1000):
         if k8s_emulator.open_watches >= 2:
             break
         threading.Event().wait(0.01)

@@ -27,7 +27,7 @@ def nb_options(sb, lsp):
     """The LSP's whole options map, as ovn-nbctl reads it."""
     out = sb.nbctl("--format=json", "--columns=options", "find", "Logical_Switch_Port", "name=%s" % lsp)
     data = json.loads(out)["data"][0][0]
-    return {k: v for k, v in data[1]}
+    return dict(data[1])
 
 
 def binding(sb, lsp, **expected):
@@ -73,7 +73,7 @@ def test_prepare_rarp_cutover_moves_traffic_and_keeps_other_keys(ovn_sandbox, ov
     selector = {"vmi": vm["vm"], "namespace": vm["namespace"]}
 
     prepared = ok(run_module("ovn_lsp", conn(sb, state="prepared", source_chassis="hv1", target_chassis="hv2",
-                                              wait="hv", **selector)))
+                                             wait="hv", **selector)))
     assert prepared["changed"] is True
     assert [p["name"] for p in prepared["ports"]] == sorted(names)
     for p in prepared["ports"]:

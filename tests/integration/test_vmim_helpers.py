@@ -1,7 +1,9 @@
 """Shared helpers of the vmim/vmim_info integration tests (this file holds no tests)."""
 import threading
 
-from ansible_run import assert_clean_failure, run_module, run_tasks  # noqa: F401 (re-exported)
+from ansible_run import assert_clean_failure, run_module, run_tasks
+
+__all__ = ["NS", "VMIMS", "assert_clean_failure", "run_tasks", "until", "in_background", "add_vmi", "add_vmim"]
 
 NS = "vms"
 VMIMS = "virtualmachineinstancemigrations"

@@ -18,7 +18,7 @@ def run(cmd, env=None, timeout=30, check=True, cwd=None):
     """Run a command, return its stdout; raise SandboxError with stderr when it fails."""
     try:
         proc = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
+                              timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd, check=False)
     except subprocess.TimeoutExpired as exc:
         raise SandboxError("timed out after %ss: %s" % (timeout, " ".join(map(str, cmd)))) from exc
     if check and proc.returncode != 0:
