@@ -45,3 +45,21 @@ def test_rulebook_injected_arguments_are_accepted():
                                              "phases": ["Running"], "validate_certs": "false"})
     assert options["namespaces"] == ["a", "b"] and options["phases"] == {"Running"}
     assert auth["validate_certs"] is False
+
+
+def test_the_source_finds_its_collection_from_its_own_path(tmp_path):
+    """As ansible-rulebook loads it in a decision environment: by path, from a collection tree,
+    with no ANSIBLE_COLLECTIONS_PATH and nothing of the collection importable beforehand."""
+    import os
+    import subprocess
+    import sys
+
+    from source_run import SOURCE as PATH
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith(("ANSIBLE_COLLECTIONS", "PYTHONPATH")))
+    env["HOME"] = str(tmp_path)   # no ~/.ansible/collections either
+    code = ("import runpy, sys; m = runpy.run_path(sys.argv[1]); "
+            "print(m['connect'].__module__)")
+    proc = subprocess.run([sys.executable, "-c", code, str(PATH)], env=env, capture_output=True, text=True,
+                          cwd=str(tmp_path), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client"

@@ -100,8 +100,9 @@ def _put_collection_on_path():
     candidates = []
     for start in (here, os.path.dirname(os.path.realpath(__file__))):
         parts = start.split(os.sep)
-        if len(parts) > 6 and parts[-6] == "ansible_collections":
-            candidates.append(os.sep.join(parts[:-6]))
+        # .../ansible_collections/kubeovn/live_migration/extensions/eda/plugins/event_source
+        if len(parts) > 7 and parts[-7] == "ansible_collections":
+            candidates.append(os.sep.join(parts[:-7]))
     paths = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.environ.get("ANSIBLE_COLLECTIONS_PATHS") or ""
     candidates += [p for p in paths.split(os.pathsep) if p]
     candidates += [os.path.expanduser("~/.ansible/collections"), "/usr/share/ansible/collections"]
@@ -119,7 +120,7 @@ _put_collection_on_path()
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import (  # noqa: E402
-    AUTH_ENV, BOOL_OPTIONS, POD, VMI, VMIM, ConnectionLost, auth_from_env, connect,
+    AUTH_ENV, BOOL_OPTIONS, POD, VMI, VMIM, auth_from_env, connect,
 )
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_watch import ResourceWatcher  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_record import (  # noqa: E402
