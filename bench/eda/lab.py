@@ -25,7 +25,8 @@ def log(text):
 
 
 class Lab:
-    def __init__(self, workdir=None, max_concurrent_actions=None):
+    def __init__(self, workdir=None, max_concurrent_actions=None, verbosity=1):
+        self.verbosity = verbosity
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-eda-") if workdir is None else None
         self.workdir = Path(workdir or self.tmp.name)
         self.max_concurrent_actions = max_concurrent_actions
@@ -41,7 +42,7 @@ class Lab:
                "OVN_SB_DB": self.sandbox.sb_remote}
         if self.max_concurrent_actions:
             env["EDA_MAX_CONCURRENT_ACTIONS"] = str(self.max_concurrent_actions)
-        self.rulebook = Rulebook(self.workdir, env).start()
+        self.rulebook = Rulebook(self.workdir, env, verbosity=self.verbosity).start()
         self.rulebook.wait_log("following VirtualMachineInstanceMigrations", timeout=120)
         self.rulebook.wait_log("Waiting for events", timeout=120)
         return self

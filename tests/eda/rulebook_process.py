@@ -12,7 +12,8 @@ INVENTORY = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
 
 
 class Rulebook:
-    def __init__(self, workdir, env, rulebook="kubeovn.live_migration.live_migration", name="rulebook"):
+    def __init__(self, workdir, env, rulebook="kubeovn.live_migration.live_migration", name="rulebook", verbosity=1):
+        self.verbosity = verbosity
         self.workdir = Path(workdir)
         self.env = ansible_env(env)
         self.rulebook = rulebook
@@ -25,7 +26,7 @@ class Rulebook:
         inventory.write_text(INVENTORY)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(VENV_BIN / "ansible-rulebook"), "-i", str(inventory), "-r", self.rulebook, "-v"],
+                [str(VENV_BIN / "ansible-rulebook"), "-i", str(inventory), "-r", self.rulebook, "-" + "v" * self.verbosity],
                 stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=str(self.workdir), start_new_session=True)
         return self
 

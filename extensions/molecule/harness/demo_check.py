@@ -28,7 +28,8 @@ def main():
     for name in ("dir", "namespace", "vm", "source", "target"):
         parser.add_argument("--" + name, required=True)
     args = parser.parse_args()
-    events = call(args.dir, "timeline", {})["events"]
+    vm = "%s/%s" % (args.namespace, args.vm)
+    events = [e for e in call(args.dir, "timeline", {})["events"] if e.get("vm") == vm]
     ports = call(args.dir, "ports", {"namespace": args.namespace, "vm": args.vm})["ports"]
     names = [p["name"] for p in ports]
     checks = []

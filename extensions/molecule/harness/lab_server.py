@@ -78,7 +78,8 @@ class Lab:
                     if (vmim.get("spec") or {}).get("vmiName") == vmi and not meta.get("deletionTimestamp") \
                             and (vmim.get("status") or {}).get("phase") == phase:
                         self.sim.custom.delete_namespaced_custom_object("kubevirt.io", "v1", namespace, VMIMS, meta["name"])
-                        self.observer.note("lab", "vmim/" + meta["name"], "abort", "deleted at " + phase)
+                        self.observer.note("lab", "vmim/" + meta["name"], "abort", "deleted at " + phase,
+                                           vm="%s/%s" % (namespace, vmi))
 
     # ---- control actions ------------------------------------------------------------------
     def create_vm(self, namespace, vm, node, providers=()):
@@ -134,7 +135,7 @@ class Lab:
         ports = self.vms[(namespace, vm)]
         reached = self.prober.probe(ports)
         for name, hvs in reached.items():
-            self.observer.note("probe", name, label, ",".join(hvs) or "nowhere")
+            self.observer.note("probe", name, label, ",".join(hvs) or "nowhere", vm="%s/%s" % (namespace, vm))
         return {"label": label, "reached": reached}
 
     def ports(self, namespace, vm):

@@ -17,8 +17,8 @@ def _names(uuids, chassis):
 class Observer(threading.Thread):
     def __init__(self, nb_remote, sb_remote, emulator, interval=0.01):
         super().__init__(name="observer", daemon=True)
-        self.nb = ovsdb.connect(nb_remote, "OVN_Northbound")
-        self.sb = ovsdb.connect(sb_remote, "OVN_Southbound")
+        self.remotes = (nb_remote, sb_remote)
+        self.nb = self.sb = None
         self.emulator = emulator
         self.interval = interval
         self.stopping = threading.Event()
@@ -26,6 +26,7 @@ class Observer(threading.Thread):
         self.poll_lock = threading.Lock()   # one OVSDB request at a time per connection
         self.vms = []            # (namespace, vm)
         self.state = {}          # key -> value, last seen
+        self.owner = {}          # key -> "namespace/vm" it belongs to
         self.events = []         # {"t", "source", "object", "field", "before", "after"}
 
     def watch(self, namespace, vm):
@@ -34,11 +35,11 @@ class Observer(threading.Thread):
                 self.vms.append((namespace, vm))
         self.poll()
 
-    def note(self, source, obj, field, after, before=None):
-        """Add an event from outside (a probe result)."""
+    def note(self, source, obj, field, after, before=None, vm=None):
+        """Add an event from outside (a probe result); vm is "namespace/vm"."""
         with self.lock:
             self.events.append({"t": time.time(), "source": source, "object": obj, "field": field,
-                                "before": before, "after": after})
+                                "before": before, "after": after, "vm": vm})
 
     def timeline(self):
         with self.lock:
@@ -53,10 +54,31 @@ class Observer(threading.Thread):
 
     def stop(self):
         self.stopping.set()
+        with self.poll_lock:
+            self._close()
 
     def poll(self):
+        """One snapshot. The connections are opened on demand and re-opened once if the server
+        dropped them (ovsdb-server closes a connection idle past its inactivity probe)."""
         with self.poll_lock:
-            self._poll()
+            try:
+                self._connect()
+                self._poll()
+            except ovsdb.OvsdbError:
+                self._close()
+                self._connect()
+                self._poll()
+
+    def _connect(self):
+        if self.nb is None:
+            self.nb = ovsdb.connect(self.remotes[0], "OVN_Northbound")
+            self.sb = ovsdb.connect(self.remotes[1], "OVN_Southbound")
+
+    def _close(self):
+        for client in (self.nb, self.sb):
+            if client is not None:
+                client.close()
+        self.nb = self.sb = None
 
     def _poll(self):
         with self.lock:
@@ -68,10 +90,12 @@ class Observer(threading.Thread):
         ports = []
         queries = [("Logical_Switch_Port", [["external_ids", "includes", ovsdb.encode_map({"pod": "%s/%s" % vm})]],
                     ["name", "options"]) for vm in vms]
-        for rows in self.nb.select_many(queries):
+        owners = {}
+        for (namespace, vm), rows in zip(vms, self.nb.select_many(queries)):
             for row in rows:
                 options = ovsdb.decode(row["options"])
                 ports.append(row["name"])
+                owners[row["name"]] = "%s/%s" % (namespace, vm)
                 for key in NB_KEYS:
                     seen[("NB", row["name"], key)] = options.get(key)
         if ports:
@@ -94,22 +118,26 @@ class Observer(threading.Thread):
                     continue
                 name = vmim["metadata"]["name"]
                 seen[("K8s", "vmim/" + name, "phase")] = (vmim.get("status") or {}).get("phase") or "(created)"
+                owners["vmim/" + name] = "%s/%s" % (namespace, vm)
                 selector = "kubevirt.io/migrationJobUID=%s" % vmim["metadata"]["uid"]
                 for pod in self.emulator.list("pods", namespace, label_selector=selector):
-                    seen[("K8s", "target pod", "node")] = (pod.get("spec") or {}).get("nodeName")
+                    seen[("K8s", "target pod/" + name, "node")] = (pod.get("spec") or {}).get("nodeName")
+                    owners["target pod/" + name] = "%s/%s" % (namespace, vm)
             vmi = self.emulator.get(VMIS, namespace, vm)
             if vmi is not None:
                 seen[("K8s", "vmi/" + vm, "node")] = (vmi.get("status") or {}).get("nodeName")
+                owners["vmi/" + vm] = "%s/%s" % (namespace, vm)
         with self.lock:
             for key, value in seen.items():
+                self.owner.setdefault(key, owners.get(key[1]))
                 before = self.state.get(key)
                 if key not in self.state or before != value:
                     if key in self.state or value is not None:
                         self.events.append({"t": now, "source": key[0], "object": key[1], "field": key[2],
-                                            "before": before, "after": value})
+                                            "before": before, "after": value, "vm": self.owner.get(key)})
                     self.state[key] = value
             for key in list(self.state):
                 if key[0] == "K8s" and key[1].startswith("vmim/") and key not in seen and self.state[key] != "(deleted)":
                     self.events.append({"t": now, "source": "K8s", "object": key[1], "field": "phase",
-                                        "before": self.state[key], "after": "(deleted)"})
+                                        "before": self.state[key], "after": "(deleted)", "vm": self.owner.get(key)})
                     self.state[key] = "(deleted)"

@@ -12,6 +12,8 @@ def _value(value):
 
 
 def render(events, namespace=None, vm=None):
+    if namespace and vm:
+        events = [e for e in events if e.get("vm") in (None, "%s/%s" % (namespace, vm))]
     events = sorted(events, key=lambda e: e["t"])
     starts = [e for e in events if e["source"] == "K8s" and e["object"].startswith("vmim/")]
     t0 = starts[0]["t"] if starts else (events[-1]["t"] + 1 if events else 0)

@@ -492,7 +492,7 @@ class VmimEventSource(object):
                 for name, items in (await self._list_group(namespace)).items():
                     every[name] += items
             for event in self.view.load(every["vmim"], every["vmi"], every["pod"]):
-                await queue.put(event)
+                await self._put(queue, event)
             await self._follow(queue)
         finally:
             for follows in self.groups.values():
@@ -527,7 +527,13 @@ class VmimEventSource(object):
             else:
                 events = self.view.apply(follow.name, kind, payload)
             for event in events:
-                await queue.put(event)
+                await self._put(queue, event)
+
+    @staticmethod
+    async def _put(queue, event):
+        LOG.debug("event %s/%s phase %s changes %s", event["namespace"], event["vmim"], event["phase"],
+                  ",".join(event["changes"]))
+        await queue.put(event)
 
     def _heartbeat(self):
         problems = sorted(set(f.watcher.last_error.msg for follows in self.groups.values() for f in follows

@@ -1,0 +1,82 @@
+"""python -m bench.downtime [--repeat 10] [--cases unprepared,collection/playbook,collection/eda] [--workdir DIR]
+
+On one OVN sandbox, Kubernetes emulator and simulated KubeVirt, migrates a fresh VM from hv1 to
+hv2 `--repeat` times per case while a peer on hv3 sends it a UDP probe every 2 ms, and measures
+the traffic gap. The cases run one block after the other (the rulebook must not see the other
+cases' migrations). Progress goes to stderr, the tables to stdout.
+"""
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+
+from .lab import Lab, log  # first: puts tests/ on sys.path
+from . import cases, table  # noqa: I100
+
+
+def parse_cases(text):
+    chosen = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in chosen if c not in cases.NAMES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError("--cases takes a comma-separated subset of %s" % ",".join(cases.NAMES))
+    return [c for c in cases.NAMES if c in chosen]
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench.downtime", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=10, help="migrations per case (default 10; 1 = tiny)")
+    parser.add_argument("--cases", type=parse_cases, default=list(cases.NAMES),
+                        help="comma-separated, default %s" % ",".join(cases.NAMES))
+    parser.add_argument("--workdir", help="directory for the sandbox and logs (default: a temporary one)")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def version(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.splitlines()[0]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    samples = []
+    with Lab(args.workdir) as lab:
+        for case in cases.CASES:
+            if case.name not in args.cases:
+                continue
+            log("%s: starting" % case.name)
+            driver = case(lab)
+            try:
+                for index in range(args.repeat):
+                    sample = lab.run(case.name, driver, case.cni_timeout)
+                    samples.append(sample)
+                    log("%s run %d/%d: %s" % (case.name, index + 1, args.repeat, table.runs_list([sample])[0].split(None, 1)[1]))
+            finally:
+                driver.close()
+    load_after = os.getloadavg()
+    print("bench.downtime: %d runs per case, a probe every %.0f ms from %s; %s, %s, Python %s, %d CPUs; %.0f s in all"
+          % (args.repeat, lab.interval * 1000, "hv3", version(["ovs-vswitchd", "--version"]),
+             version(["ovn-controller", "--version"]), platform.python_version(), os.cpu_count(),
+             time.monotonic() - started))
+    print("load average (1, 5, 15 min): %.1f %.1f %.1f before, %.1f %.1f %.1f after" % (load_before + load_after))
+    print()
+    print(table.gap_table(samples, args.cases))
+    print()
+    print(table.wait_table(samples, args.cases))
+    print()
+    for line in table.targets(samples, args.cases):
+        print(line)
+    print()
+    print("Runs:")
+    for line in table.runs_list(samples):
+        print("  " + line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
