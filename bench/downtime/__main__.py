@@ -52,10 +52,14 @@ def main(argv=None):
             log("%s: starting" % case.name)
             driver = case(lab)
             try:
-                for index in range(args.repeat):
+                # `repeat` migrations that succeeded; a failed one (the CNI gave up) is counted and retried, up to 2x.
+                done = attempts = 0
+                while done < args.repeat and attempts < 2 * args.repeat:
+                    attempts += 1
                     sample = lab.run(case.name, driver, case.cni_timeout)
                     samples.append(sample)
-                    log("%s run %d/%d: %s" % (case.name, index + 1, args.repeat, table.runs_list([sample])[0].split(None, 1)[1]))
+                    done += not sample.failure
+                    log("%s run %d/%d: %s" % (case.name, done, args.repeat, table.runs_list([sample])[0].split(None, 1)[1]))
             finally:
                 driver.close()
     load_after = os.getloadavg()

@@ -18,7 +18,7 @@ import time
 from kubernetes import client, watch
 from rulebook_process import Rulebook
 
-from .lab import CNI_TIMEOUT, ROOT, SOURCE, TARGET, log
+from .lab import CNI_TIMEOUT, ROOT, SOURCE, TARGET, MigrationFailed, log
 
 VENV_BIN = ROOT / ".venv" / "bin"
 GROUP, VERSION, VMIMS = "kubevirt.io", "v1", "virtualmachineinstancemigrations"
@@ -96,6 +96,8 @@ class Playbook:
                "-e", json.dumps({"vmi": vmi, "namespace": namespace, "target_node": TARGET})]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, cwd=str(ROOT),
                               timeout=PLAYBOOK_TIMEOUT, check=False)
+        if proc.returncode != 0 and "ended Failed" in proc.stdout:
+            raise MigrationFailed("live_migrate: %s" % [l for l in proc.stdout.splitlines() if "ended Failed" in l][-1].strip())
         if proc.returncode != 0:
             raise RuntimeError("live_migrate failed (exit %d):\n%s" % (proc.returncode, (proc.stdout + proc.stderr)[-3000:]))
 
@@ -108,6 +110,7 @@ class Eda:
     cni_timeout = CNI_TIMEOUT
 
     def __init__(self, lab):
+        lab.forget_migrations()
         self.rulebook = Rulebook(lab.workdir / "rulebook", lab.env).start()
         try:
             self.rulebook.wait_log("Waiting for events", timeout=180)
@@ -120,11 +123,19 @@ class Eda:
         vmim = lab.sim.migrate(namespace, vmi, target_node=TARGET)["metadata"]["name"]
         phase = lab.sim.wait_phase(namespace, vmim, ["Succeeded", "Failed"], timeout=120)["status"]["phase"]
         if phase != "Succeeded":
-            raise RuntimeError("migration %s/%s ended %s (the CNI gives up when prepare is late):\n%s"
-                               % (namespace, vmim, phase, self.rulebook.log()[-3000:]))
+            self.wait_playbooks(done + 2)     # prepare (late) and the rollback
+            raise MigrationFailed("migration %s/%s ended %s: %s" % (namespace, vmim, phase, self.reason(lab, namespace, vmim)))
         # prepare and cutover have both finished: the next run starts with the rulebook idle.
+        self.wait_playbooks(done + 2)
+
+    @staticmethod
+    def reason(lab, namespace, vmim):
+        events = lab.emulator.list("events", namespace)
+        return "; ".join(e.get("message", "") for e in events if (e.get("involvedObject") or {}).get("name") == vmim)
+
+    def wait_playbooks(self, count):
         deadline = time.monotonic() + 120
-        while self.playbooks_done() < done + 2:
+        while self.playbooks_done() < count:
             if time.monotonic() > deadline:
                 raise RuntimeError("the rulebook's playbooks did not finish:\n%s" % self.rulebook.log()[-3000:])
             time.sleep(0.05)

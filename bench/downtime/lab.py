@@ -39,12 +39,17 @@ def log(text):
     sys.stderr.flush()
 
 
+class MigrationFailed(RuntimeError):
+    """The migration ended Failed (e.g. the target pod's CNI gave up waiting for its port)."""
+
+
 @dataclass
 class Sample:
     case: str
-    gap: gap.Gap
+    gap: Optional[gap.Gap]              # None when the migration failed
     sched_to_sb_ms: Optional[float]     # target pod bound -> SB binds the port on the target chassis
     wall_s: float                       # the whole run, migration and settling
+    failure: str = ""
 
 
 class Lab:
@@ -107,7 +112,13 @@ class Lab:
             self.sandbox.wait_for(lambda: gap.probe_seqs(gap.read(self.sandbox, SOURCE, lsp), tag), timeout=20,
                                   what="a first probe on %s at %s" % (lsp, SOURCE))
             start = time.monotonic()
-            driver(self, namespace, vmi)
+            try:
+                driver(self, namespace, vmi)
+            except MigrationFailed as failed:
+                prober.stop()
+                self.forget(lsp)
+                log("%s: %s" % (case, failed))
+                return Sample(case, None, None, time.monotonic() - start, failure=str(failed).splitlines()[0])
             self.bound_only(lsp, TARGET, {"requested-chassis": TARGET}, timeout=120)
             time.sleep(0.1)        # a tail of probes after everything settled
         finally:
@@ -119,7 +130,7 @@ class Lab:
             raise RuntimeError("the VM never switched over to %s (sim errors: %s)" % (TARGET, self.sim.errors))
         result = gap.measure(sent_at, gap.read(self.sandbox, SOURCE, lsp), gap.read(self.sandbox, TARGET, lsp),
                              tag, switchover[0], start)
-        scheduled = self.sim.scheduled(namespace, TARGET)
+        scheduled = self.sim.scheduled(namespace, TARGET, since=start)
         bound = self.monitor.first_bound(lsp, TARGET, scheduled) if scheduled else None
         self.forget(lsp)
         return Sample(case, result, (bound - scheduled) * 1000 if bound else None, wall)
@@ -141,6 +152,13 @@ class Lab:
                     and self.owned_options(lsp) == options)
         self.sandbox.wait_for(settled, timeout=timeout, what="%s bound on %s alone with %s" % (lsp, hv, options))
         self.sandbox.wait_hv_sync()
+
+    def forget_migrations(self):
+        """Delete every VMIM (all have ended): a rulebook started now acts on new ones only,
+        as after KubeVirt's garbage collection of finished migrations."""
+        for vmim in self.emulator.list("virtualmachineinstancemigrations"):
+            meta = vmim["metadata"]
+            self.emulator.delete("virtualmachineinstancemigrations", meta["namespace"], meta["name"])
 
     def forget(self, lsp):
         for hv in (SOURCE, TARGET):

@@ -11,7 +11,13 @@ def percentile(values, fraction):
 
 
 def by_case(samples, names):
-    return [(name, [s for s in samples if s.case == name]) for name in names if any(s.case == name for s in samples)]
+    """[(case, successful runs)] in the order of `names`."""
+    return [(name, [s for s in samples if s.case == name and not s.failure]) for name in names
+            if any(s.case == name and not s.failure for s in samples)]
+
+
+def failures(samples, name):
+    return sum(1 for s in samples if s.case == name and s.failure)
 
 
 def gap_table(samples, names):
@@ -19,8 +25,8 @@ def gap_table(samples, names):
     base = dict(groups).get("unprepared")
     base_median = statistics.median(s.gap.gap_ms for s in base) if base else None
     lines = ["| case | runs | probes sent (median) | gap min (ms) | gap median (ms) | gap max (ms) "
-             "| lost min | lost median | lost max | median gap / unprepared | sender's worst stall (ms) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| lost min | lost median | lost max | median gap / unprepared | sender's worst stall (ms) | failed migrations |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, runs in groups:
         gaps = [s.gap.gap_ms for s in runs]
         lost = [s.gap.lost for s in runs]
@@ -29,9 +35,10 @@ def gap_table(samples, names):
             ratio = "%.3f" % (median / base_median)
         else:
             ratio = "-"
-        lines.append("| %s | %d | %d | %.1f | %.1f | %.1f | %d | %g | %d | %s | %.1f |" % (
+        lines.append("| %s | %d | %d | %.1f | %.1f | %.1f | %d | %g | %d | %s | %.1f | %d |" % (
             name, len(runs), statistics.median(s.gap.sent for s in runs), min(gaps), median, max(gaps),
-            min(lost), statistics.median(lost), max(lost), ratio, max(s.gap.max_send_interval_ms for s in runs)))
+            min(lost), statistics.median(lost), max(lost), ratio, max(s.gap.max_send_interval_ms for s in runs),
+            failures(samples, name)))
     return "\n".join(lines)
 
 
@@ -54,6 +61,9 @@ def runs_list(samples):
     """Every run, for the notes: gap, where it started relative to the switchover, lost, wait."""
     lines = []
     for s in samples:
+        if s.failure:
+            lines.append("%-20s FAILED after %.1f s: %s" % (s.case, s.wall_s, s.failure))
+            continue
         wait = "%.0f ms" % s.sched_to_sb_ms if s.sched_to_sb_ms is not None else "-"
         lines.append("%-20s gap %7.1f ms (starts %+8.1f ms from the switchover), lost %4d of %5d, "
                      "at the target before the switchover %d, scheduled->SB %s, run %.1f s"

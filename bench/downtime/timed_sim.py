@@ -58,10 +58,10 @@ class TimedSim(KubevirtSim):
                 return stamp, node
         return None
 
-    def scheduled(self, namespace, node):
-        """The last instant a pod of `namespace` was bound to `node`, or None."""
+    def scheduled(self, namespace, node, since=0.0):
+        """The last instant (after `since`) a pod of `namespace` was bound to `node`, or None."""
         for stamp, ns, _pod, bound in reversed(self.bindings):
-            if ns == namespace and bound == node:
+            if ns == namespace and bound == node and stamp >= since:
                 return stamp
         return None
 

@@ -3,6 +3,7 @@ HTTP (tests/eda/fake_controller.py): which job templates it launches, with which
 import time
 
 import pytest
+from kubernetes.client import CustomObjectsApi
 
 from fake_controller import FakeController
 from rulebook_process import Rulebook
@@ -32,6 +33,7 @@ def wait_launches(controller, count, rulebook, timeout=90):
 def test_a_migration_and_a_failed_one_launch_the_phase_job_templates(kubevirt_sim, kubeconfig, controller, tmp_path):
     kubevirt_sim.create_vmi("ns1", "vm1", "hv1")
     kubevirt_sim.create_vmi("ns1", "vm2", "hv1")
+    kubevirt_sim.create_vmi("ns1", "vm3", "hv1")
     env = {"K8S_AUTH_KUBECONFIG": kubeconfig, "EDA_CONTROLLER_URL": controller.url,
            "EDA_CONTROLLER_TOKEN": controller.token, "EDA_CONTROLLER_SSL_VERIFY": "no",
            # The per-VM lock holds the next action until the controller reports the job done.
@@ -44,14 +46,24 @@ def test_a_migration_and_a_failed_one_launch_the_phase_job_templates(kubevirt_si
         time.sleep(1.0)
         ok = kubevirt_sim.migrate("ns1", "vm1", target_node="hv2", name="ok")
         kubevirt_sim.wait_phase("ns1", "ok", "Succeeded")
+        wait_launches(controller, 2, rulebook)     # one VM after the other: a deterministic order
         bad = kubevirt_sim.migrate("ns1", "vm2", target_node="hv3", name="bad", fail_at="Running")
         kubevirt_sim.wait_phase("ns1", "bad", "Failed")
-        launches = wait_launches(controller, 4, rulebook)
+        wait_launches(controller, 4, rulebook)
+        # An abort: the VMIM is deleted while it runs; KubeVirt then ends it Failed and lets it go.
+        kubevirt_sim.configure("ns1", "vm3", target_node="hv2", hold_at="Running")
+        kubevirt_sim.migrate("ns1", "vm3", name="aborted")
+        kubevirt_sim.wait_phase("ns1", "aborted", "Running")
+        wait_launches(controller, 5, rulebook)
+        CustomObjectsApi(kubevirt_sim.custom.api_client).delete_namespaced_custom_object(
+            "kubevirt.io", "v1", "ns1", "virtualmachineinstancemigrations", "aborted")
+        launches = wait_launches(controller, 6, rulebook)
     finally:
         rulebook.stop()
     assert [(name, body["extra_vars"]["vmim"]) for name, body in launches] == [
         ("kubeovn-lm-prepare", "ok"), ("kubeovn-lm-cutover", "ok"),
-        ("kubeovn-lm-prepare", "bad"), ("kubeovn-lm-cleanup", "bad")]
+        ("kubeovn-lm-prepare", "bad"), ("kubeovn-lm-cleanup", "bad"),
+        ("kubeovn-lm-prepare", "aborted"), ("kubeovn-lm-cleanup", "aborted")]   # one rollback, not two
     prepare = launches[0][1]["extra_vars"]
     assert {k: prepare[k] for k in ("vmim", "vmim_uid", "vmi", "namespace", "source_node", "target_node")} == {
         "vmim": "ok", "vmim_uid": ok["metadata"]["uid"], "vmi": "vm1", "namespace": "ns1",
@@ -59,3 +71,5 @@ def test_a_migration_and_a_failed_one_launch_the_phase_job_templates(kubevirt_si
     assert prepare["ansible_eda"]["event"]["vmim_uid"] == ok["metadata"]["uid"]
     cleanup = launches[3][1]["extra_vars"]
     assert (cleanup["vmim_uid"], cleanup["phase"], cleanup["target_node"]) == (bad["metadata"]["uid"], "Failed", "hv3")
+    abort = launches[5][1]["extra_vars"]["ansible_eda"]["event"]
+    assert (abort["deleted"], abort["in_flight"], abort["phase"]) == (True, True, "Running")

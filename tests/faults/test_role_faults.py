@@ -38,11 +38,13 @@ def connection_vars(sandbox, kubeconfig):
             "k8s_kubeconfig": kubeconfig}
 
 
-def test_live_migrate_over_ssl_survives_the_nb_leader_dying(sandbox, kubevirt, kubeconfig):
+def test_live_migrate_over_ssl_survives_the_nb_leader_dying(sandbox, kubevirt, k8s_emulator, kubeconfig):
     namespace, vm = "ns-" + uuid.uuid4().hex[:6], "vm1"
     ports = sandbox.create_vm(namespace, vm, providers=("net1",))
     names = [p["name"] for p in ports]
     kubevirt.create_vmi(namespace, vm, "hv1", ports=[{"name": p["name"], "mac": p["mac"]} for p in ports])
+    # Held at Running (target ready, not yet switched over) until prepare landed and the leader died.
+    kubevirt.configure(namespace, vm, target_node="hv2", hold_at="Running")
     extra = dict(connection_vars(sandbox, kubeconfig), vmi=vm, namespace=namespace, target_node="hv2",
                  timeout_seconds=120)
     box, mixed = {}, []
@@ -53,6 +55,8 @@ def test_live_migrate_over_ssl_survives_the_nb_leader_dying(sandbox, kubevirt, k
                      or not worker.is_alive(), timeout=120, what="prepare to land in the NB")
     assert worker.is_alive(), box["run"].output[-4000:]
     sandbox.kill_member("ovn-nb", sandbox.wait_cluster("ovn-nb"), signal.SIGKILL)
+    for vmim in k8s_emulator.list("virtualmachineinstancemigrations", namespace):
+        kubevirt.release(namespace, vmim["metadata"]["name"])
     while worker.is_alive():
         try:
             seen = owned_options(sandbox, names)

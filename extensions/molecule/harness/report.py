@@ -46,8 +46,8 @@ def render(events, namespace=None, vm=None):
         elif source == "lab":
             lines.append("%s      lab   %s %s: %s" % (offset, obj, field, _value(event["after"])))
         else:
-            lines.append("%s      %-5s %-18s %s: %s -> %s" % (offset, source, obj, field,
-                                                            _value(event["before"]), _value(event["after"])))
+            change = "%s -> %s" % (_value(event["before"]), _value(event["after"]))
+            lines.append("%s      %-5s %-18s %s: %s" % (offset, source, obj, field, change))
     lines += ["", "Reading it: prepare (NB requested-chassis SRC,DST + activation-strategy=rarp) must land soon after",
               "the target pod is scheduled; the SB then lists DST as additional chassis, blocked until the guest's RARP",
               "(additional-chassis-activated); cutover (NB requested-chassis DST) leaves DST as the only chassis."]

@@ -231,8 +231,9 @@ def _ended_at(vmim):
 class MigrationView(object):
     """VMIMs, VMIs and target pods as last seen, and the last event sent per VMIM.
 
-    apply() takes one watch event (or a re-list) and returns the migration events it causes:
-    only those whose fields differ from the last event sent for that VMIM.
+    load() takes the first lists, apply() one watch event, resync() fresh lists after a 410; each
+    returns the migration events caused: only those whose fields differ from the last event sent
+    for that VMIM. Pure bookkeeping: no I/O.
     """
 
     def __init__(self, phases=(), replay_ended_within=300.0):
