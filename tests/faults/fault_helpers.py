@@ -33,7 +33,7 @@ def run_tasks_parallel(tasks, chunks=3, **kwargs):
         thread.join()
     if any(o is None for o in outcome):
         raise AssertionError("a chunk of the batch did not run")
-    return [r for results, _ in outcome for r in results], "".join(out for _, out in outcome)
+    return [r for part in outcome for r in part[0]], "".join(part[1] for part in outcome)
 
 
 def clean_failure_problem(result, fragments=()):

@@ -32,16 +32,16 @@ def ovn_cases(sb, lsp, router_port):
         add(m + " SB is an NB", m, ["ovn_sb_connection", "serves OVN_Northbound, not OVN_Southbound"],
             ovn_sb_connection=sb.nb_remote)
         remotes = [
-                ("words", "not a remote", "Unsupported OVSDB remote"),
-                ("no port", "tcp:127.0.0.1", "is not tcp:IP:PORT"),
-                ("port out of range", "tcp:127.0.0.1:99999", "invalid port"),
-                ("port not a number", "tcp:127.0.0.1:abc", "is not tcp:IP:PORT"),
-                ("passive remote", "ptcp:6641", "Unsupported OVSDB remote"),
-                ("trailing comma", sb.nb_remote + ",", "Empty entry"),
-                ("newline", sb.nb_remote + "\nrm -rf /", "ovn_nb_connection"),
-                ("empty unix", "unix:", "no socket path"),
-                ("shell", "$(id)", "Unsupported OVSDB remote"),
-                ("ssl without key material", "ssl:127.0.0.1:6641", "ssl: remotes need private_key")]
+            ("words", "not a remote", "Unsupported OVSDB remote"),
+            ("no port", "tcp:127.0.0.1", "is not tcp:IP:PORT"),
+            ("port out of range", "tcp:127.0.0.1:99999", "invalid port"),
+            ("port not a number", "tcp:127.0.0.1:abc", "is not tcp:IP:PORT"),
+            ("passive remote", "ptcp:6641", "Unsupported OVSDB remote"),
+            ("trailing comma", sb.nb_remote + ",", "Empty entry"),
+            ("newline", sb.nb_remote + "\nrm -rf /", "ovn_nb_connection"),
+            ("empty unix", "unix:", "no socket path"),
+            ("shell", "$(id)", "Unsupported OVSDB remote"),
+            ("ssl without key material", "ssl:127.0.0.1:6641", "ssl: remotes need private_key")]
         # ovn_lsp_info parses remotes with the same code: three of them are enough there.
         for cid, remote, fragment in remotes if m == "ovn_lsp" else remotes[::4]:
             add("%s ovn_nb_connection %s" % (m, cid), m, [fragment], ovn_nb_connection=remote)
@@ -235,7 +235,7 @@ def bug_probes(ovn_sandbox):
         tasks.append(("ovn_lsp", dict({"ovn_nb_connection": sb.nb_remote, "ports": [lsp], "state": "prepared",
                                        "source_chassis": "hv1"}, **extra)))
     before = {cid: owned_options(sb, [lsp]) for cid, lsp in ports.items()}
-    results, _ = run_tasks(tasks)
+    results = run_tasks(tasks)[0]
     return {cid: (result, before[cid], owned_options(sb, [ports[cid]])) for cid, result in zip(probes, results)}
 
 

@@ -54,11 +54,11 @@ def test_remote_listing_all_members_finds_the_leader(full_cluster):
     sandbox = full_cluster
     vm = make_vm(sandbox)
     nb_remote, sb_remote = remotes_leader_last(sandbox, NB), remotes_leader_last(sandbox, SB)
-    results, _ = run_tasks([
+    results = run_tasks([
         ("ovn_lsp", dict(change(sandbox, vm, "prepared"), ovn_nb_connection=nb_remote, ovn_sb_connection=sb_remote)),
         ("ovn_lsp_info", {"ovn_nb_connection": nb_remote, "ovn_sb_connection": sb_remote,
                           "vmi": vm["vm"], "namespace": vm["namespace"]}),
-    ])
+    ])[0]
     assert not results[0]["failed"] and results[0]["changed"], results[0]
     assert [p["binding"]["requested_additional_chassis"] for p in results[1]["ports"]] == [["hv2"], ["hv2"]]
     assert set(owned_options(sandbox, vm["ports"]).values()) == {expected_options("prepared")}
@@ -126,11 +126,11 @@ def test_leader_killed_while_changes_are_in_flight(full_cluster):
         time.sleep(0.05)
     worker.join()
     assert not mixed, "a VM's ports differed: %s" % mixed[:3]
-    failures = [(s, a, r) for s, a, r, _ in log if r["failed"]]
+    failures = [entry[:3] for entry in log if entry[2]["failed"]]
     for step, attempt, result in failures:
         assert clean_failure_problem(result) is None, (step, attempt, result)
     for step, (state, source, target) in enumerate(STEPS):
-        attempts = [r for s, _, r, _ in log if s == step]
+        attempts = [entry[2] for entry in log if entry[0] == step]
         assert not attempts[-1]["failed"], (step, attempts[-1])
         # Lands exactly once: at most one successful attempt changed something, and exactly one
         # when no attempt of the step failed with an unknown outcome.
@@ -141,7 +141,7 @@ def test_leader_killed_while_changes_are_in_flight(full_cluster):
     again = run_module("ovn_lsp", change(sandbox, vm, state, source, target))
     assert not again["failed"] and not again["changed"], again
     assert set(owned_options(sandbox, vm["ports"]).values()) == {expected_options(state, source, target)}
-    landed = [t for _, _, r, t in log if not r["failed"] and t > killed_at]
+    landed = [entry[3] for entry in log if not entry[2]["failed"] and entry[3] > killed_at]
     assert failures and failures[0][:2] == (0, 0), "the first run did not see the leader die"
     print("\nRAFT in-flight kill: %d module runs for %d changes, %d failed clearly during the election, "
           "changes lost: 0; first run to land after the kill ended %.2f s after it"

@@ -28,10 +28,10 @@ def test_modules_work_over_ssl_end_to_end(sandbox):
     assert sandbox.nb_remote.startswith("ssl:") and sandbox.sb_remote.startswith("ssl:")
     vm = make_vm(sandbox)
     select = {"vmi": vm["vm"], "namespace": vm["namespace"]}
-    results, _ = run_tasks([
+    results = run_tasks([
         ("ovn_lsp", dict(conn(sandbox), state="prepared", source_chassis="hv1", target_chassis="hv2", wait="hv", **select)),
         ("ovn_lsp_info", dict(conn(sandbox), **select)),
-    ])
+    ])[0]
     assert not results[0]["failed"], results[0]
     assert results[0]["changed"] and len(results[0]["ports"]) == 2
     # northd (over ssl) copied it to SB and the hypervisors (over ssl) applied it: wait=hv returned.
@@ -51,7 +51,7 @@ def bad_material(sandbox, tmp_path_factory):
     foreign = Pki(tmp_path_factory.mktemp("foreign-pki")).init()
     expired_key, expired_cert = sandbox.pki.issue_expired("expired-client")
     good = sandbox.client_tls
-    other_key, _ = sandbox.pki.issue("other-client")
+    other_key = sandbox.pki.issue("other-client")[0]
     return {
         "foreign CA": (dict(good, ca_cert=str(foreign.ca_cert)), ["not signed by ca_cert", str(foreign.ca_cert)]),
         "expired client certificate": (dict(good, private_key=str(expired_key), certificate=str(expired_cert)),
@@ -88,7 +88,7 @@ def test_bad_key_material_fails_clearly_writes_nothing_and_never_leaks(sandbox, 
     assert not problems, problems
     assert nb_snapshot(sandbox) == before
     # No key's body in the -vvv output, nor in any file outside the PKI directory.
-    keys = [p for p in sandbox.pki.dir.glob("*-privkey.pem")]
+    keys = list(sandbox.pki.dir.glob("*-privkey.pem"))
     bodies = [line for key in keys for line in pem_bodies(key)]
     assert bodies and not [b for b in bodies if b in output]
     copies = files_containing(tmp_path, bodies) + files_containing(Path("/tmp"), bodies, skip=sandbox.workdir)
@@ -137,8 +137,8 @@ def expired_server_result(sandbox, tmp_path_factory):
                                         d / "nb.db"], d)
     try:
         remote = "ssl:127.0.0.1:%d" % sandbox._new_listening_port(d / "ovsdb-server.log", 0)
-        results, _ = run_tasks([("ovn_lsp_info", dict(sandbox.client_tls, ovn_nb_connection=remote, ports=["x"],
-                                                      connect_timeout=5))])
+        results = run_tasks([("ovn_lsp_info", dict(sandbox.client_tls, ovn_nb_connection=remote, ports=["x"],
+                                                   connect_timeout=5))])[0]
         return remote, results[0]
     finally:
         stop_pids([pid])
@@ -152,5 +152,5 @@ def test_expired_server_certificate_names_the_expiry(expired_server_result):
 @pytest.mark.xfail(strict=True, reason="ovsdb.open_socket reports every certificate verification failure as "
                                        "'server certificate not signed by ca_cert', also when it is signed but expired")
 def test_expired_server_certificate_is_not_called_unsigned(expired_server_result):
-    _, result = expired_server_result
+    result = expired_server_result[1]
     assert "not signed by" not in result["msg"]

@@ -69,4 +69,3 @@ def pem_bodies(path):
     """The base64 lines of a PEM file, to look for leaked key material in output."""
     lines = Path(path).read_text().splitlines()
     return [line for line in lines if line and not line.startswith("-----")]
-

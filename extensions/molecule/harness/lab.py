@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Start, drive and stop the lab (see README.md in this directory).
 
     lab.py up --dir D [--step-delay S] [--cni-timeout T] [--hypervisors hv1,hv2,hv3]
