@@ -58,7 +58,7 @@ def monitors(lab):
 def run_latency(args):
     nb_times, sb_times, path_times = [], [], []
     # -vv: ansible-rulebook logs when it hands the action to ansible-runner.
-    with Lab(max_concurrent_actions=args.max_concurrent_actions, verbosity=2) as lab:
+    with Lab(max_concurrent_actions=args.max_concurrent_actions, verbosity=2, rulebook=args.rulebook) as lab:
         nb, sb = monitors(lab)
         try:
             for index in range(args.migrations):
@@ -84,8 +84,8 @@ def run_latency(args):
         finally:
             nb.stop()
             sb.stop()
-    print("## EDA event -> OVN, %d migrations, one at a time (%s, %s cores)" % (
-        args.migrations, platform.machine(), _cores()))
+    print("## EDA event -> OVN, %d migrations, one at a time (%s, %s cores, %s)" % (
+        args.migrations, platform.machine(), _cores(), args.rulebook))
     print("")
     print("| from the target-scheduled write to | p50 | p95 | max |")
     print("|---|---|---|---|")
@@ -100,7 +100,7 @@ def run_latency(args):
 
 
 def run_burst(args):
-    with Lab(max_concurrent_actions=args.max_concurrent_actions) as lab:
+    with Lab(max_concurrent_actions=args.max_concurrent_actions, rulebook=args.rulebook) as lab:
         log("creating %d VMs on hv1" % args.vms)
         vms = [lab.vm() for _ in range(args.vms)]
         lab.wait_bound([lsp for _, _, lsp in vms], timeout=300)
@@ -124,8 +124,8 @@ def run_burst(args):
         finally:
             nb.stop()
             sb.stop()
-    print("## EDA burst: %d VMs get their target at once (%s, %s cores, max_concurrent_actions %s)" % (
-        args.vms, platform.machine(), _cores(), args.max_concurrent_actions or "25 (default)"))
+    print("## EDA burst: %d VMs get their target at once (%s, %s cores, max_concurrent_actions %s, %s)" % (
+        args.vms, platform.machine(), _cores(), args.max_concurrent_actions or "25 (default)", args.rulebook))
     print("")
     print("| | first port | p50 | p95 | last port |")
     print("|---|---|---|---|---|")
@@ -158,6 +158,8 @@ def main(argv=None):
     for each in (latency, burst):
         each.add_argument("--max-concurrent-actions", type=int, default=None,
                           help="ansible-rulebook's limit of actions running at once (its default: 25)")
+        each.add_argument("--rulebook", default="kubeovn.live_migration.live_migration",
+                          help="rulebook (FQCN or path) with prepare and cutover rules, for comparisons")
     args = parser.parse_args(argv)
     if getattr(args, "migrations", 1) < 1 or getattr(args, "vms", 1) < 1:
         parser.error("need at least one migration")

@@ -25,8 +25,10 @@ def log(text):
 
 
 class Lab:
-    def __init__(self, workdir=None, max_concurrent_actions=None, verbosity=1):
+    def __init__(self, workdir=None, max_concurrent_actions=None, verbosity=1,
+                 rulebook="kubeovn.live_migration.live_migration"):
         self.verbosity = verbosity
+        self.rulebook_name = rulebook
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-eda-") if workdir is None else None
         self.workdir = Path(workdir or self.tmp.name)
         self.max_concurrent_actions = max_concurrent_actions
@@ -42,7 +44,7 @@ class Lab:
                "OVN_SB_DB": self.sandbox.sb_remote}
         if self.max_concurrent_actions:
             env["EDA_MAX_CONCURRENT_ACTIONS"] = str(self.max_concurrent_actions)
-        self.rulebook = Rulebook(self.workdir, env, verbosity=self.verbosity).start()
+        self.rulebook = Rulebook(self.workdir, env, rulebook=self.rulebook_name, verbosity=self.verbosity).start()
         self.rulebook.wait_log("following VirtualMachineInstanceMigrations", timeout=120)
         self.rulebook.wait_log("Waiting for events", timeout=120)
         return self
@@ -93,8 +95,8 @@ class Lab:
         self.sandbox.add_vm_port(node, lsp)
 
     def playbooks_done(self):
-        """How many playbooks ansible-rulebook has finished."""
-        return self.rulebook.log().count("PLAY RECAP")
+        """How many actions (playbooks or modules) ansible-runner has finished (logged with -vv)."""
+        return self.rulebook.log().count("Ansible runner rc:")
 
     def succeeded(self, vmim, lsp, node="hv2"):
         """The switchover: the VMI is on `node`, the source pod's port goes, the VMIM succeeded."""
