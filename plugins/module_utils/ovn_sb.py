@@ -86,6 +86,8 @@ def binding_dict(row, chassis):
 
     main = ovsdb.as_optional(row["chassis"])
     additional = ovsdb.as_list(row["additional_chassis"])
+    requested = ovsdb.as_optional(row["requested_chassis"])
+    requested_additional = ovsdb.as_list(row["requested_additional_chassis"])
     options = ovsdb.decode(row["options"])
     activated = [c for c in options.get(ACTIVATED_KEY, "").split(",") if c]
     return {
@@ -93,8 +95,10 @@ def binding_dict(row, chassis):
         "chassis_hostname": hostname(main),
         "additional_chassis": [name(u) for u in additional],
         "additional_chassis_hostnames": [hostname(u) for u in additional],
-        "requested_chassis": name(ovsdb.as_optional(row["requested_chassis"])),
-        "requested_additional_chassis": [name(u) for u in ovsdb.as_list(row["requested_additional_chassis"])],
+        "requested_chassis": name(requested),
+        "requested_chassis_hostname": hostname(requested),
+        "requested_additional_chassis": [name(u) for u in requested_additional],
+        "requested_additional_chassis_hostnames": [hostname(u) for u in requested_additional],
         "activated": activated,
         "up": ovsdb.as_optional(row["up"]),
     }

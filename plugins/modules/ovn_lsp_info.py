@@ -104,8 +104,15 @@ ports:
         requested_chassis:
           description: The chassis northd resolved from the first C(requested-chassis) entry.
           type: str
+        requested_chassis_hostname:
+          description: Hostname of that chassis (the Kubernetes node name under Kube-OVN).
+          type: str
         requested_additional_chassis:
           description: The chassis northd resolved from the other entries.
+          type: list
+          elements: str
+        requested_additional_chassis_hostnames:
+          description: Hostnames of the requested additional chassis.
           type: list
           elements: str
         activated:
@@ -128,7 +135,9 @@ ports:
         additional_chassis: [node-b]
         additional_chassis_hostnames: [node-b]
         requested_chassis: node-a
+        requested_chassis_hostname: node-a
         requested_additional_chassis: [node-b]
+        requested_additional_chassis_hostnames: [node-b]
         activated: []
         up: true
 """
