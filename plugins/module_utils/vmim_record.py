@@ -108,8 +108,14 @@ def vmi_summary(namespace, name, vmi):
     }
 
 
-def migration_body(namespace, vmi, name=None, labels=None):
-    """A VirtualMachineInstanceMigration to create; without a name, the API server picks one."""
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+def migration_body(namespace, vmi, name=None, labels=None, target_node=None):
+    """A VirtualMachineInstanceMigration to create; without a name, the API server picks one.
+
+    target_node becomes spec.addedNodeSelector, which only narrows the VM's own placement
+    rules (KubeVirt versions without the field drop it: callers check where the pod landed)."""
     metadata = {"namespace": namespace}
     if name:
         metadata["name"] = name
@@ -117,9 +123,12 @@ def migration_body(namespace, vmi, name=None, labels=None):
         metadata["generateName"] = vmi + "-migration-"
     if labels:
         metadata["labels"] = dict((str(k), str(v)) for k, v in labels.items())
+    spec = {"vmiName": vmi}
+    if target_node:
+        spec["addedNodeSelector"] = {HOSTNAME_LABEL: target_node}
     return {
         "apiVersion": "kubevirt.io/v1",
         "kind": "VirtualMachineInstanceMigration",
         "metadata": metadata,
-        "spec": {"vmiName": vmi},
+        "spec": spec,
     }

@@ -77,9 +77,9 @@ class VmimService(object):
 
     # ---- writes
 
-    def create(self, namespace, vmi, name=None, labels=None):
+    def create(self, namespace, vmi, name=None, labels=None, target_node=None):
         """Create a VMIM for `vmi`; returns the created object (with its generated name)."""
-        return self.client.create(VMIM, namespace, migration_body(namespace, vmi, name, labels))
+        return self.client.create(VMIM, namespace, migration_body(namespace, vmi, name, labels, target_node))
 
     def delete(self, namespace, name):
         """Delete (cancel) one VMIM; False if it was already gone."""

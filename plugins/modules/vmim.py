@@ -48,6 +48,14 @@ options:
   labels:
     description: Labels to put on a VMIM this module creates.
     type: dict
+  target_node:
+    description:
+      - Node to migrate to, as C(spec.addedNodeSelector) C(kubernetes.io/hostname=<node>) on a VMIM this
+        module creates. It narrows the VM's own placement rules, never bypasses them.
+      - KubeVirt releases without C(addedNodeSelector) ignore it; compare C(migration.target_node) once the
+        target pod is scheduled.
+      - An in-flight migration that is joined instead of created is not changed.
+    type: str
   wait:
     description:
       - With O(state=present), wait until the migration has ended (Succeeded or Failed); the module does not
@@ -166,7 +174,7 @@ def ensure_present(module, service):
             record = dict(name=name, namespace=namespace, vmi=vmi, phase=None, in_flight=True)
             result.update(migration=record, diff=dict(before={}, after=_diff_view(record)))
             return result
-        vmim = service.create(namespace, vmi, name=name, labels=params["labels"])
+        vmim = service.create(namespace, vmi, name=name, labels=params["labels"], target_node=params["target_node"])
     record = service.record(vmim)
     if result["created"]:
         result["diff"] = dict(before={}, after=_diff_view(record))
@@ -228,6 +236,7 @@ def main():
             vmi=dict(type="str"),
             name=dict(type="str"),
             labels=dict(type="dict"),
+            target_node=dict(type="str"),
             wait=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=120),
         ),

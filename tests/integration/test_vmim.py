@@ -118,3 +118,15 @@ def test_create_and_wait_for_the_end(k8s_emulator, kubeconfig, kubevirt_sim):
     rec = result["migration"]
     assert (rec["name"], rec["phase"], rec["in_flight"]) == ("go", "Succeeded", False)
     assert rec["source_node"] == "hv1" and rec["target_node"] not in (None, "hv1") and rec["vmi_node"] == rec["target_node"]
+
+
+def test_target_node_is_requested_and_honoured(k8s_emulator, kubeconfig, kubevirt_sim):
+    kubevirt_sim.create_vmi(NS, "db-0", "hv1")   # left alone, the sim would pick hv2
+    [started] = run_tasks([("vmim", {"kubeconfig": kubeconfig, "namespace": NS, "vmi": "db-0",
+                                     "target_node": "hv3", "wait": True, "wait_timeout": 60})])
+    assert not started["failed"], started
+    [created] = k8s_emulator.list(VMIMS, NS)
+    assert created["spec"]["addedNodeSelector"] == {"kubernetes.io/hostname": "hv3"}
+    assert started["migration"]["phase"] == "Succeeded"
+    assert started["migration"]["target_node"] == "hv3"
+    assert k8s_emulator.get("vmi", NS, "db-0")["status"]["nodeName"] == "hv3"

@@ -20,6 +20,10 @@ OPTION_KEYS = {"target_node": "kubevirt-sim.test/target-node", "fail_at": "kubev
 def options_from_metadata(obj):
     meta = obj.get("metadata") or {}
     found = {}
+    # KubeVirt's own way to ask for a target node; the test labels below override it.
+    selector = ((obj.get("spec") or {}).get("addedNodeSelector") or {}).get("kubernetes.io/hostname")
+    if selector:
+        found["target_node"] = selector
     for option, key in OPTION_KEYS.items():
         value = (meta.get("annotations") or {}).get(key) or (meta.get("labels") or {}).get(key)
         if value:
