@@ -16,9 +16,9 @@ import threading
 import time
 
 from kubernetes import client, watch
-from rulebook_process import Rulebook
 
-from .lab import CNI_TIMEOUT, ROOT, SOURCE, TARGET, MigrationFailed, log
+from .lab import CNI_TIMEOUT, ROOT, TARGET, MigrationFailed  # first: puts tests/ and tests/eda on sys.path
+from rulebook_process import Rulebook  # noqa: E402  pylint: disable=wrong-import-order
 
 VENV_BIN = ROOT / ".venv" / "bin"
 GROUP, VERSION, VMIMS = "kubevirt.io", "v1", "virtualmachineinstancemigrations"
@@ -96,8 +96,9 @@ class Playbook:
                "-e", json.dumps({"vmi": vmi, "namespace": namespace, "target_node": TARGET})]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, cwd=str(ROOT),
                               timeout=PLAYBOOK_TIMEOUT, check=False)
-        if proc.returncode != 0 and "ended Failed" in proc.stdout:
-            raise MigrationFailed("live_migrate: %s" % [l for l in proc.stdout.splitlines() if "ended Failed" in l][-1].strip())
+        failed = [line.strip() for line in proc.stdout.splitlines() if "ended Failed" in line]
+        if proc.returncode != 0 and failed:
+            raise MigrationFailed("live_migrate: %s" % failed[-1])
         if proc.returncode != 0:
             raise RuntimeError("live_migrate failed (exit %d):\n%s" % (proc.returncode, (proc.stdout + proc.stderr)[-3000:]))
 
@@ -149,4 +150,3 @@ class Eda:
 
 CASES = (Unprepared, Playbook, Eda)
 NAMES = tuple(c.name for c in CASES)
-__all__ = ["CASES", "NAMES", "SOURCE", "log"]

@@ -115,14 +115,17 @@ class Lab:
             try:
                 driver(self, namespace, vmi)
             except MigrationFailed as failed:
-                prober.stop()
-                self.forget(lsp)
                 log("%s: %s" % (case, failed))
-                return Sample(case, None, None, time.monotonic() - start, failure=str(failed).splitlines()[0])
-            self.bound_only(lsp, TARGET, {"requested-chassis": TARGET}, timeout=120)
-            time.sleep(0.1)        # a tail of probes after everything settled
+                failure = str(failed).splitlines()[0]
+            else:
+                failure = ""
+                self.bound_only(lsp, TARGET, {"requested-chassis": TARGET}, timeout=120)
+                time.sleep(0.1)    # a tail of probes after everything settled
         finally:
             sent_at = prober.stop()
+        if failure:
+            self.forget(lsp)
+            return Sample(case, None, None, time.monotonic() - start, failure=failure)
         time.sleep(0.05)           # the last probes in flight
         wall = time.monotonic() - start
         switchover = self.sim.switchover(lsp)

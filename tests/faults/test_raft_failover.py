@@ -98,8 +98,9 @@ def test_leader_killed_while_changes_are_in_flight(full_cluster):
             for attempt in range(15):
                 # Only the first run waits for SB: it holds its session while the leader dies.
                 wait = "sb" if (step, attempt) == (0, 0) else "none"
+                began = time.monotonic()
                 result = run_module("ovn_lsp", change(sandbox, vm, state, source, target, wait=wait))
-                log.append((step, attempt, result, time.monotonic()))
+                log.append((step, attempt, result, time.monotonic(), began))
                 if not result["failed"]:
                     break
                 time.sleep(0.2)
@@ -147,6 +148,9 @@ def test_leader_killed_while_changes_are_in_flight(full_cluster):
           "changes lost: 0; first run to land after the kill ended %.2f s after it"
           % (len(log), len(STEPS), len(failures), landed[0] - killed_at))
     print("the run in flight said: %s" % failures[0][2]["msg"])
+    print("runs (step/attempt: start..end, s from the kill): " + ", ".join(
+        "%d/%d: %.1f..%.1f%s" % (e[0], e[1], e[4] - killed_at, e[3] - killed_at, " failed" if e[2]["failed"] else "")
+        for e in log))
 
 
 def test_time_a_change_waits_across_a_leader_failover(full_cluster):
