@@ -94,14 +94,27 @@ def run_module(module, module_args, check=False, diff=False, env=None, verbosity
                      env=env, verbosity=verbosity, timeout=timeout)[0]
 
 
-def assert_clean_failure(result, *fragments):
-    """A failure with a clear msg: no traceback, and the msg names what it must."""
-    assert result.get("failed"), result
+def clean_failure_problem(result, fragments=()):
+    """None when `result` is a clean failure whose msg holds every fragment, else what is wrong."""
+    if not result.get("failed"):
+        return "did not fail"
     # ansible-core 2.19 puts this placeholder on every failed result, fail_json included;
     # a real crash carries the traceback text (and module_stderr) instead.
-    assert result.get("exception") in (None, NO_TRACEBACK), result
-    assert "module_stderr" not in result, result
-    assert "Traceback" not in result.get("_output", ""), result.get("_output")
-    assert "Traceback" not in result.get("msg", ""), result
-    for fragment in fragments:
-        assert fragment.lower() in result["msg"].lower(), (fragment, result["msg"])
+    if result.get("exception") not in (None, NO_TRACEBACK) or "module_stderr" in result:
+        return "crashed: %s" % (result.get("exception") or result.get("module_stderr"))
+    msg = result.get("msg", "")
+    # ...and words an exception the module did not handle as "Module failed: <text>".
+    if msg.startswith(("Module failed:", "Task failed: Module failed:")):
+        return "crashed (unhandled exception): %r" % msg
+    if not msg or "Traceback" in msg or "Traceback" in result.get("_output", ""):
+        return "no clean msg: %r" % msg
+    missing = [f for f in fragments if f.lower() not in msg.lower()]
+    if missing:
+        return "msg %r lacks %r" % (msg, missing)
+    return None
+
+
+def assert_clean_failure(result, *fragments):
+    """A failure with a clear msg: no traceback, no crash, and the msg names what it must."""
+    problem = clean_failure_problem(result, fragments)
+    assert problem is None, (problem, {k: v for k, v in result.items() if k != "_output"})

@@ -7,6 +7,7 @@ map (delete the key, then insert it), in one transaction guarded by `wait` opera
 options we read: other writers' keys survive, and a concurrent change makes us re-read and retry.
 """
 
+import re
 import time
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb
@@ -24,6 +25,9 @@ STATES = ("prepared", "cutover", "rolled_back", "absent")
 STRATEGIES = ("rarp",)
 WAIT_STAGES = ("none", "sb", "hv")
 MAX_ATTEMPTS = 5
+# Chassis names and hostnames as OVN, Kubernetes node names and system-ids spell them; anything else
+# (quotes, shell or OVSDB syntax) is a typo or an injection and must never reach requested-chassis.
+CHASSIS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 # Which chassis each state needs.
 REQUIRED_CHASSIS = {
     "prepared": ("source_chassis", "target_chassis"),
@@ -33,16 +37,22 @@ REQUIRED_CHASSIS = {
 }
 
 
-def tls_from_params(params):
-    return ovsdb.TlsSettings(params.get("private_key"), params.get("certificate"), params.get("ca_cert"))
+def connection_settings(params):
+    """(TlsSettings, connect timeout) from the ovn_nb argspec's parameters, for NB and SB alike."""
+    timeout = params.get("connect_timeout")
+    if timeout is None:
+        timeout = 10.0
+    if timeout <= 0:
+        raise ModuleError("connect_timeout must be a positive number of seconds, got %s" % timeout)
+    return ovsdb.TlsSettings(params.get("private_key"), params.get("certificate"), params.get("ca_cert")), timeout
 
 
 def connect_nb(params):
     """Connect to the NB leader from the ovn_nb argspec's parameters."""
     remotes = params.get("ovn_nb_connection") or DEFAULT_NB_REMOTE
+    tls, timeout = connection_settings(params)
     try:
-        return ovsdb.connect(remotes, NB_DATABASE, tls=tls_from_params(params),
-                             timeout=params.get("connect_timeout") or 10.0)
+        return ovsdb.connect(remotes, NB_DATABASE, tls=tls, timeout=timeout)
     except OvsdbError as err:
         hint = ""
         if not params.get("ovn_nb_connection"):
@@ -160,6 +170,9 @@ def validate_chassis_args(state, source, target):
             raise ModuleError("%s must not be empty" % option)
         if "," in value or any(c.isspace() for c in value):
             raise ModuleError("%s %r must be one chassis name or hostname, without commas or whitespace" % (option, value))
+        if not CHASSIS_NAME.match(value):
+            raise ModuleError("%s %r is not a chassis name or hostname: use letters, digits, '.', '-', '_' or ':'"
+                              % (option, value))
     if source is not None and target is not None and source == target:
         raise ModuleError("source_chassis and target_chassis are both %r: a migration needs two different chassis" % source)
 
@@ -249,7 +262,7 @@ def set_port_options(client, lookup, desired, check_mode=False, wait="none", wai
         try:
             wait_for_cfg(client, nb_cfg, wait, wait_timeout)
         except OvsdbError as err:
-            raise OvsdbError(err.msg, changed=result["changed"], ports=reports)
+            raise OvsdbError(err.msg, **dict(err.details, changed=result["changed"], ports=reports))
         return result
     raise OvsdbError("Logical_Switch_Port options kept changing under us: gave up after %d attempts" % MAX_ATTEMPTS)
 
@@ -273,6 +286,7 @@ def wait_for_cfg(client, nb_cfg, stage, timeout):
                 raise OvsdbError("wait=%s: ovn-northd did not copy NB change nb_cfg=%d to the Southbound database within %s s "
                                  "(sb_cfg is %d): is ovn-northd running and connected?" % (stage, nb_cfg, timeout, row["sb_cfg"]))
             raise OvsdbError("wait=hv: the hypervisors did not apply NB change nb_cfg=%d within %s s (hv_cfg is %d): "
-                             "an ovn-controller is down or slow" % (nb_cfg, timeout, row["hv_cfg"]))
+                             "an ovn-controller is down or slow" % (nb_cfg, timeout, row["hv_cfg"]),
+                             wait_stage="hv", nb_cfg=nb_cfg)
         time.sleep(delay)
         delay = min(delay * 2, 0.1)

@@ -8,7 +8,7 @@ Kubernetes node names), so lookups here accept either.
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import OvsdbError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn_nb import tls_from_params
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn_nb import connection_settings
 
 SB_DATABASE = "OVN_Southbound"
 CHASSIS_COLUMNS = ("_uuid", "name", "hostname")
@@ -22,9 +22,9 @@ def connect_sb(params):
     remotes = params.get("ovn_sb_connection")
     if not remotes:
         return None
+    tls, timeout = connection_settings(params)
     try:
-        return ovsdb.connect(remotes, SB_DATABASE, tls=tls_from_params(params),
-                             timeout=params.get("connect_timeout") or 10.0)
+        return ovsdb.connect(remotes, SB_DATABASE, tls=tls, timeout=timeout)
     except OvsdbError as err:
         raise OvsdbError("ovn_sb_connection: " + err.msg, **err.details)
 
@@ -48,6 +48,12 @@ def list_chassis(client):
     """Every registered chassis as "name (hostname)", for error messages."""
     rows = client.select("Chassis", [], CHASSIS_COLUMNS)
     return sorted("%s (%s)" % (r["name"], r["hostname"]) if r["hostname"] else r["name"] for r in rows)
+
+
+def lagging_chassis(client, nb_cfg):
+    """Names of the chassis whose ovn-controller has not applied NB change `nb_cfg` yet."""
+    rows = client.select("Chassis_Private", [["nb_cfg", "<", nb_cfg]], ("name", "nb_cfg"))
+    return sorted(r["name"] for r in rows)
 
 
 def chassis_dict(row):

@@ -116,6 +116,10 @@ def _describe_socket_error(err):
     return getattr(err, "strerror", None) or str(err)
 
 
+# OpenSSL X509_V_ERR_* codes that mean "the issuer is not the CA we trust".
+UNTRUSTED_ISSUER_CODES = (2, 18, 19, 20, 21)
+
+
 def open_socket(remote, tls_context, timeout, ca_cert=None):
     """Connect one remote (TLS handshake included, for ssl: with tls_context) within `timeout` seconds."""
     try:
@@ -140,8 +144,12 @@ def open_socket(remote, tls_context, timeout, ca_cert=None):
             raise
         return tls_sock
     except ssl.SSLCertVerificationError as err:
-        raise OvsdbError("TLS handshake failed: server certificate not signed by ca_cert %s (%s)"
-                         % (ca_cert, getattr(err, "verify_message", err)))
+        reason = getattr(err, "verify_message", None) or str(err)
+        # Only an unknown issuer means the CA is wrong; expiry, a name mismatch... are the server's problem.
+        if getattr(err, "verify_code", None) in UNTRUSTED_ISSUER_CODES:
+            raise OvsdbError("TLS handshake failed: server certificate not signed by ca_cert %s (%s)" % (ca_cert, reason))
+        raise OvsdbError("TLS handshake failed: server certificate rejected (%s; checked against ca_cert %s)"
+                         % (reason, ca_cert))
     except (socket.error, ssl.SSLError, OSError) as err:
         raise OvsdbError(_describe_socket_error(err))
 

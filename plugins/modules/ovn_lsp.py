@@ -147,7 +147,7 @@ nb_cfg:
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
 from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovn_sb
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError, OvsdbError
 
 
 def check_chassis_registered(module, names):
@@ -167,6 +167,19 @@ def check_chassis_registered(module, names):
                               % (", ".join(unknown), ", ".join(known) or "none"))
 
 
+def name_lagging_chassis(params, nb_cfg):
+    """For a wait=hv timeout: which hypervisors are behind, when the SB can tell (best effort)."""
+    try:
+        sb = ovn_sb.connect_sb(params)
+        if sb is None:
+            return " (set ovn_sb_connection to see which)"
+        with sb:
+            behind = ovn_sb.lagging_chassis(sb, nb_cfg)
+    except ModuleError:
+        return ""
+    return "; behind: %s" % ", ".join(behind) if behind else ""
+
+
 def run(module):
     p = module.params
     if p["ports"] is not None:
@@ -183,9 +196,14 @@ def run(module):
 
     lookup = ovn_nb.vif_lookup(ports=p["ports"], namespace=p["namespace"], vmi=p["vmi"])
     with ovn_nb.connect_nb(p) as nb:
-        result = ovn_nb.set_port_options(nb, lookup, desired, check_mode=module.check_mode, wait=p["wait"],
-                                         wait_timeout=p["wait_timeout"],
-                                         comment="kubeovn.live_migration.ovn_lsp state=%s" % p["state"])
+        try:
+            result = ovn_nb.set_port_options(nb, lookup, desired, check_mode=module.check_mode, wait=p["wait"],
+                                             wait_timeout=p["wait_timeout"],
+                                             comment="kubeovn.live_migration.ovn_lsp state=%s" % p["state"])
+        except OvsdbError as err:
+            if err.details.get("wait_stage") != "hv":
+                raise
+            raise OvsdbError(err.msg + name_lagging_chassis(p, err.details["nb_cfg"]), **err.details)
     if module._diff:
         result["diff"] = {
             "before": dict((port["name"], port["before"]) for port in result["ports"]),

@@ -5,7 +5,6 @@ import threading
 import uuid
 
 import ansible_run
-from ansible_run import NO_TRACEBACK
 from ovn_sandbox.ovsdb_json import rows
 
 OWNED = ("requested-chassis", "activation-strategy")
@@ -34,24 +33,6 @@ def run_tasks_parallel(tasks, chunks=3, **kwargs):
     if any(o is None for o in outcome):
         raise AssertionError("a chunk of the batch did not run")
     return [r for part in outcome for r in part[0]], "".join(part[1] for part in outcome)
-
-
-def clean_failure_problem(result, fragments=()):
-    """None when `result` is a clean failure whose msg holds every fragment, else what is wrong."""
-    if not result.get("failed"):
-        return "did not fail"
-    if result.get("exception") not in (None, NO_TRACEBACK) or "module_stderr" in result:
-        return "crashed: %s" % (result.get("exception") or result.get("module_stderr"))
-    msg = result.get("msg", "")
-    # ansible-core 2.19 words an exception the module did not handle as "Module failed: <text>".
-    if msg.startswith(("Module failed:", "Task failed: Module failed:")):
-        return "crashed (unhandled exception): %r" % msg
-    if not msg or "Traceback" in msg:
-        return "no clean msg: %r" % msg
-    missing = [f for f in fragments if f.lower() not in msg.lower()]
-    if missing:
-        return "msg %r lacks %r" % (msg, missing)
-    return None
 
 
 def make_vm(sandbox, hv="hv1", providers=("net1",)):

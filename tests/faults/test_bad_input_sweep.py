@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from fault_helpers import clean_failure_problem, make_vm, nb_snapshot, owned_options, run_tasks, run_tasks_parallel
+from ansible_run import clean_failure_problem
+from fault_helpers import make_vm, nb_snapshot, owned_options, run_tasks, run_tasks_parallel
 
 NS = "vms"
 ODD_NAMES = {
@@ -73,7 +74,7 @@ def ovn_cases(sb, lsp, router_port):
         for option in ("source_chassis", "target_chassis"):
             if option in odd_options:
                 add("ovn_lsp %s with %s" % (option, cid), m,
-                    [option, "without commas or whitespace"] if refused else ["not registered"], **{option: name})
+                    [option, "without commas or whitespace" if refused else "is not a chassis name"], **{option: name})
     for state in ("bogus", "", "Prepared", "present"):
         add("ovn_lsp state %r" % state, m, ["state", "prepared, cutover, rolled_back, absent"], state=state)
     add("ovn_lsp state a list", m, ["state"], state=["prepared"])
@@ -203,15 +204,11 @@ def k8s_snapshot(emulator):
                               "spec": o.get("spec")}, sort_keys=True) for o in objs)
 
 
-# Known module bugs: the case must fail cleanly but does not (see the xfail tests below).
-KNOWN_BUGS = {}
-
-
 def test_every_bad_input_fails_cleanly_and_writes_nothing(sweep):
     outcome = sweep["outcome"]
-    problems = {cid: p for cid, p in outcome if p and cid not in KNOWN_BUGS}
+    problems = {cid: p for cid, p in outcome if p}
     passed = sum(1 for _cid, p in outcome if p is None)
-    print("\nbad-input sweep: %d cases tried, %d passed, %d known bugs" % (len(outcome), passed, len(KNOWN_BUGS)))
+    print("\nbad-input sweep: %d cases tried, %d passed" % (len(outcome), passed))
     assert not problems, json.dumps(problems, indent=1)
     assert sweep["nb"][0] == sweep["nb"][1], "the NB changed"
     assert sweep["k8s"][0] == sweep["k8s"][1], "the Kubernetes store changed"
@@ -220,10 +217,10 @@ def test_every_bad_input_fails_cleanly_and_writes_nothing(sweep):
 
 @pytest.fixture(scope="module")
 def bug_probes(ovn_sandbox):
-    """Cases the modules get wrong today, each on a VM of its own: {id: (result, NB before, NB after)}."""
+    """Cases that once slipped through, each on a VM of its own: {id: (result, NB before, NB after)}."""
     sb = ovn_sandbox
     probes = {
-        # Without ovn_sb_connection nothing checks the chassis name: only commas and whitespace are refused.
+        # Without ovn_sb_connection only the name's syntax protects requested-chassis.
         "chassis with a double quote, no SB": {"target_chassis": 'hv"2'},
         "chassis with shell metacharacters, no SB": {"target_chassis": "hv2;reboot"},
         "negative connect_timeout": {"target_chassis": "hv2", "connect_timeout": -1},
@@ -239,24 +236,18 @@ def bug_probes(ovn_sandbox):
     return {cid: (result, before[cid], owned_options(sb, [ports[cid]])) for cid, result in zip(probes, results)}
 
 
-@pytest.mark.xfail(strict=True, reason="ovn_nb.validate_chassis_args refuses only commas and whitespace: without "
-                                       "ovn_sb_connection a chassis name with quotes is written to requested-chassis")
 def test_chassis_name_with_a_quote_is_refused_without_sb(bug_probes):
     result, before, after = bug_probes["chassis with a double quote, no SB"]
     assert clean_failure_problem(result, ["target_chassis"]) is None, result
     assert after == before
 
 
-@pytest.mark.xfail(strict=True, reason="ovn_nb.validate_chassis_args refuses only commas and whitespace: without "
-                                       "ovn_sb_connection 'hv2;reboot' is written to requested-chassis")
 def test_chassis_name_with_shell_metacharacters_is_refused_without_sb(bug_probes):
     result, before, after = bug_probes["chassis with shell metacharacters, no SB"]
     assert clean_failure_problem(result, ["target_chassis"]) is None, result
     assert after == before
 
 
-@pytest.mark.xfail(strict=True, reason="connect_timeout=-1 reaches socket.settimeout: an unhandled ValueError "
-                                       "('Module failed: Timeout value out of range') instead of a clean msg")
 def test_negative_connect_timeout_fails_cleanly(bug_probes):
     result, before, after = bug_probes["negative connect_timeout"]
     assert after == before

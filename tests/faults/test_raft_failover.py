@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from ansible_run import ROOT, run_module
-from fault_helpers import clean_failure_problem, expected_options, make_vm, owned_options, run_tasks
+from ansible_run import ROOT, clean_failure_problem, run_module
+from fault_helpers import expected_options, make_vm, owned_options, run_tasks
 from ovn_sandbox.daemons import SandboxError
 
 sys.path.insert(0, str(ROOT / ".venv" / "collections"))

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from ansible_run import run_module
-from fault_helpers import clean_failure_problem, expected_options, make_vm, owned_options, run_tasks
+from ansible_run import clean_failure_problem, run_module
+from fault_helpers import expected_options, make_vm, owned_options, run_tasks
 from ovn_sandbox.daemons import SandboxError
 
 NB = "ovn-nb"
@@ -139,8 +139,6 @@ def test_controller_down_wait_hv_times_out_clearly(controller_down_result):
     assert not again["failed"] and not again["changed"], again
 
 
-@pytest.mark.xfail(strict=True, reason="ovn_nb.wait_for_cfg says 'an ovn-controller is down or slow' without naming "
-                                       "the chassis whose Chassis_Private.nb_cfg lags (hv2 here)")
 def test_controller_down_wait_hv_names_the_hypervisor(controller_down_result):
     result = controller_down_result[0]
     assert "hv2" in result["msg"]
