@@ -59,7 +59,8 @@ def test_info_reports_bindings_by_chassis_name_and_hostname(ovn_sandbox, ovn_vm)
         "options": {RC: "hv1,hv2", AS: "rarp"},
         "binding": {"chassis": "hv1", "chassis_hostname": "hv1",
                     "additional_chassis": ["chassis-2"], "additional_chassis_hostnames": ["hv2"],
-                    "requested_chassis": "hv1", "requested_additional_chassis": ["chassis-2"],
+                    "requested_chassis": "hv1", "requested_chassis_hostname": "hv1",
+                    "requested_additional_chassis": ["chassis-2"], "requested_additional_chassis_hostnames": ["hv2"],
                     "activated": ["chassis-2"], "up": True},
     }
     # The attachment's port is bound on hv1 only (nothing plugged on hv2 for it).
