@@ -94,6 +94,12 @@ def run_module(module, module_args, check=False, diff=False, env=None, verbosity
                      env=env, verbosity=verbosity, timeout=timeout)[0]
 
 
+def assert_ok(result):
+    """The module did not fail; returns the result for chaining."""
+    assert not result.get("failed"), result.get("msg") or result.get("_output")
+    return result
+
+
 def clean_failure_problem(result, fragments=()):
     """None when `result` is a clean failure whose msg holds every fragment, else what is wrong."""
     if not result.get("failed"):

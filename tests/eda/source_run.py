@@ -4,6 +4,7 @@ so a test can drive the Kubernetes emulator and read events at the same time."""
 import asyncio
 import runpy
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,24 +55,28 @@ class SourceRun:
         return self._thread.is_alive()
 
     def next_event(self, timeout=10, where=None):
-        """The next event (skipping those `where` rejects); AssertionError on timeout."""
+        """The next event within `timeout` seconds (skipping those `where` rejects); AssertionError if none."""
+        deadline = time.monotonic() + timeout
         while True:
             if self.error is not None:
                 raise AssertionError("the source ended: %r" % (self.error,))
-            future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(self.queue.get(), timeout), self.loop)
-            try:
-                event = future.result(timeout + 1)
-            except (asyncio.TimeoutError, TimeoutError):
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise AssertionError("no event within %ss (source error: %r)" % (timeout, self.error))
+            future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(self.queue.get(), left), self.loop)
+            try:
+                event = future.result(left + 1)
+            except (asyncio.TimeoutError, TimeoutError):
+                continue
             if where is None or where(event):
                 return event
 
-    def events_for(self, timeout):
-        """Every event that arrives within `timeout` seconds of quiet."""
+    def events_for(self, quiet, where=None):
+        """Every event (that `where` accepts) until none comes for `quiet` seconds."""
         events = []
         while True:
             try:
-                events.append(self.next_event(timeout))
+                events.append(self.next_event(quiet, where))
             except AssertionError:
                 if self.error is not None:
                     raise

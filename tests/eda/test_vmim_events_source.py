@@ -9,10 +9,6 @@ HAPPY = ["Pending", "Scheduling", "Scheduled", "PreparingTarget", "TargetReady",
 QUIET = 0.6  # seconds without an event after which a test takes it that nothing more comes
 
 
-def migrations(events):
-    return [e for e in events if e["type"] == "migration"]
-
-
 def test_start_emits_each_migration_in_flight_with_every_field(k8s_emulator, run_source):
     vmim = in_flight(k8s_emulator, "ns1", "vm1", "m1", phase="Running", source="hv1", target="hv2")
     make_vmi(k8s_emulator, "ns1", "vm2", "hv3")
@@ -60,7 +56,7 @@ def test_a_whole_migration_gives_one_event_per_meaningful_change(kubevirt_sim, r
         "Scheduling", "hv2", ["target_node"])
     assert all(e["source_node"] == "hv1" and e["vmim"] == "mig1" and e["vmi"] == "vm1" for e in events)
     assert events[-1]["in_flight"] is False and events[-1]["migration_state_matches"] is True
-    assert migrations(run.events_for(QUIET)) == []
+    assert run.events_for(QUIET, where=lambda e: e["type"] == "migration") == []
 
 
 def test_target_scheduled_before_the_phase_changes(k8s_emulator, run_source):

@@ -35,6 +35,14 @@ def run_tasks_parallel(tasks, chunks=3, **kwargs):
     return [r for part in outcome for r in part[0]], "".join(part[1] for part in outcome)
 
 
+def change(sandbox, vm, state, source="hv1", target="hv2", **extra):
+    """ovn_lsp arguments that move every port of `vm` to `state`, waiting for the hypervisors."""
+    args = dict(vmi=vm["vm"], namespace=vm["namespace"], state=state, source_chassis=source,
+                target_chassis=target, wait="hv", wait_timeout=20)
+    args.update(extra)
+    return sandbox.module_args(**args)
+
+
 def make_vm(sandbox, hv="hv1", providers=("net1",)):
     """A VM with a primary port and one attachment port per provider, bound on `hv`."""
     suffix = uuid.uuid4().hex[:6]

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from ansible_run import clean_failure_problem, run_module
-from fault_helpers import expected_options, make_vm, owned_options, run_tasks
+from fault_helpers import change, expected_options, make_vm, owned_options, run_tasks
 from ovn_sandbox.daemons import SandboxError
 
 NB = "ovn-nb"
@@ -30,14 +30,6 @@ def healed(sandbox):
         if sandbox.pids.get(key) not in sandbox.running_pids():
             start()
     sandbox.wait_hv_sync(timeout=20)
-
-
-def change(sandbox, vm, state, source="hv1", target="hv2", **extra):
-    args = {"ovn_nb_connection": sandbox.nb_remote, "ovn_sb_connection": sandbox.sb_remote,
-            "vmi": vm["vm"], "namespace": vm["namespace"], "state": state,
-            "source_chassis": source, "target_chassis": target, "wait": "hv", "wait_timeout": 20}
-    args.update(extra)
-    return args
 
 
 def assert_ports_agree(sandbox, vm, state=None):

@@ -19,10 +19,7 @@ def sandbox(ovn_tls_sandbox):
 
 
 def conn(sandbox, **tls):
-    args = {"ovn_nb_connection": sandbox.nb_remote, "ovn_sb_connection": sandbox.sb_remote}
-    args.update(sandbox.client_tls)
-    args.update(tls)
-    return args
+    return sandbox.module_args(**tls)
 
 
 def test_modules_work_over_ssl_end_to_end(sandbox):

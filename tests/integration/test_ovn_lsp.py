@@ -6,21 +6,14 @@ import json
 
 import pytest
 
-from ansible_run import run_module
+from ansible_run import assert_ok, run_module
 from ovn_sandbox import packets
 
 RC, AS = "requested-chassis", "activation-strategy"
 
 
 def conn(sb, **extra):
-    args = {"ovn_nb_connection": sb.nb_remote, "ovn_sb_connection": sb.sb_remote}
-    args.update(extra)
-    return args
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg") or result["_output"]
-    return result
+    return sb.module_args(**extra)
 
 
 def nb_options(sb, lsp):
@@ -72,8 +65,8 @@ def test_prepare_rarp_cutover_moves_traffic_and_keeps_other_keys(ovn_sandbox, ov
     sb.nbctl("set", "Logical_Switch_Port", lsp, "options:foo=bar")
     selector = {"vmi": vm["vm"], "namespace": vm["namespace"]}
 
-    prepared = ok(run_module("ovn_lsp", conn(sb, state="prepared", source_chassis="hv1", target_chassis="hv2",
-                                             wait="hv", **selector)))
+    prepared = assert_ok(run_module("ovn_lsp", conn(sb, state="prepared", source_chassis="hv1", target_chassis="hv2",
+                                                    wait="hv", **selector)))
     assert prepared["changed"] is True
     assert [p["name"] for p in prepared["ports"]] == sorted(names)
     for p in prepared["ports"]:
@@ -97,7 +90,7 @@ def test_prepare_rarp_cutover_moves_traffic_and_keeps_other_keys(ovn_sandbox, ov
                 what="hv2 activated by the RARP")
     assert reached(sb, peers, port, b"after-rarp") == {"hv1", "hv2"}
 
-    cutover = ok(run_module("ovn_lsp", conn(sb, state="cutover", target_chassis="hv2", wait="hv", **selector)))
+    cutover = assert_ok(run_module("ovn_lsp", conn(sb, state="cutover", target_chassis="hv2", wait="hv", **selector)))
     assert cutover["changed"] is True
     assert {p["name"]: p["after"] for p in cutover["ports"]} == {n: {RC: "hv2", AS: None} for n in names}
     pb = sb.port_binding(lsp)
@@ -105,7 +98,7 @@ def test_prepare_rarp_cutover_moves_traffic_and_keeps_other_keys(ovn_sandbox, ov
     assert reached(sb, peers, port, b"after-cutover") == {"hv2"}
     assert nb_options(sb, lsp) == {RC: "hv2", "foo": "bar"}
 
-    again = ok(run_module("ovn_lsp", conn(sb, state="cutover", target_chassis="hv2", **selector)))
+    again = assert_ok(run_module("ovn_lsp", conn(sb, state="cutover", target_chassis="hv2", **selector)))
     assert again["changed"] is False
     assert all(p["before"] == p["after"] == {RC: "hv2", AS: None} for p in again["ports"])
 
@@ -116,8 +109,8 @@ def test_check_mode_and_diff_write_nothing(ovn_sandbox, ovn_vm):
     lsp = vm["ports"][0]["name"]
     sb.nbctl("set", "Logical_Switch_Port", lsp, "options:requested-chassis=hv1", "options:foo=bar")
     before = nb_options(sb, lsp)
-    result = ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="prepared", source_chassis="hv1",
-                                           target_chassis="hv3", wait="hv"), check=True, diff=True))
+    result = assert_ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="prepared", source_chassis="hv1",
+                                                  target_chassis="hv3", wait="hv"), check=True, diff=True))
     assert result["changed"] is True
     assert result["diff"] == {"before": {lsp: {RC: "hv1", AS: None}}, "after": {lsp: {RC: "hv1,hv3", AS: "rarp"}}}
     assert "nb_cfg" not in result
@@ -130,20 +123,20 @@ def test_rollback_then_absent(ovn_sandbox, ovn_vm):
     vm = ovn_vm(hv="hv1")
     lsp = vm["ports"][0]["name"]
     sb.nbctl("set", "Logical_Switch_Port", lsp, "options:kube-ovn-key=1")
-    ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="prepared", source_chassis="hv1", target_chassis="hv2")))
+    assert_ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="prepared", source_chassis="hv1", target_chassis="hv2")))
     sb.add_vm_port("hv2", lsp)
     binding(sb, lsp, chassis="hv1", additional_chassis=["hv2"])
 
-    rolled = ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="rolled_back", source_chassis="hv1", wait="sb")))
+    rolled = assert_ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="rolled_back", source_chassis="hv1", wait="sb")))
     assert rolled["changed"] is True
     assert rolled["ports"] == [{"name": lsp, "before": {RC: "hv1,hv2", AS: "rarp"}, "after": {RC: "hv1", AS: None}}]
     binding(sb, lsp, chassis="hv1", additional_chassis=[], requested_additional_chassis=[])
     assert nb_options(sb, lsp) == {RC: "hv1", "kube-ovn-key": "1"}
 
-    absent = ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="absent"), diff=True))
+    absent = assert_ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="absent"), diff=True))
     assert absent["changed"] is True and absent["diff"]["after"] == {lsp: {RC: None, AS: None}}
     assert nb_options(sb, lsp) == {"kube-ovn-key": "1"}
-    assert ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="absent")))["changed"] is False
+    assert assert_ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="absent")))["changed"] is False
 
 
 def test_chassis_named_by_hostname_or_name_without_sb_warns(ovn_sandbox, ovn_vm):
@@ -151,8 +144,8 @@ def test_chassis_named_by_hostname_or_name_without_sb_warns(ovn_sandbox, ovn_vm)
     vm = ovn_vm()
     lsp = vm["ports"][0]["name"]
     # Without SB the chassis cannot be verified: the module says so and goes on.
-    result = ok(run_module("ovn_lsp", {"ovn_nb_connection": sb.nb_unix, "ports": [lsp], "state": "cutover",
-                                       "target_chassis": "hv3"}))
+    result = assert_ok(run_module("ovn_lsp", {"ovn_nb_connection": sb.nb_unix, "ports": [lsp], "state": "cutover",
+                                              "target_chassis": "hv3"}))
     assert result["changed"] is True
     assert any("cannot verify that hv3 exist" in w for w in result.get("warnings", [])), result
     assert nb_options(sb, lsp)[RC] == "hv3"

@@ -5,7 +5,7 @@ import tempfile
 
 import pytest
 
-from ansible_run import run_module
+from ansible_run import assert_ok, run_module
 from ovn_sandbox import OvnSandbox, packets
 
 RC, AS = "requested-chassis", "activation-strategy"
@@ -25,14 +25,7 @@ def ovn_sandbox():
 
 
 def conn(sb, **extra):
-    args = {"ovn_nb_connection": sb.nb_remote, "ovn_sb_connection": sb.sb_remote}
-    args.update(extra)
-    return args
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg") or result["_output"]
-    return result
+    return sb.module_args(**extra)
 
 
 def test_info_reports_bindings_by_chassis_name_and_hostname(ovn_sandbox, ovn_vm):
@@ -41,7 +34,7 @@ def test_info_reports_bindings_by_chassis_name_and_hostname(ovn_sandbox, ovn_vm)
     selector = {"vmi": vm["vm"], "namespace": vm["namespace"]}
     port = vm["ports"][0]
     # "hv2" is only chassis-2's hostname: verify_chassis must accept it, and OVN resolves it.
-    ok(run_module("ovn_lsp", conn(sb, state="prepared", source_chassis="hv1", target_chassis="hv2", wait="hv", **selector)))
+    assert_ok(run_module("ovn_lsp", conn(sb, state="prepared", source_chassis="hv1", target_chassis="hv2", wait="hv", **selector)))
     assert sb.port_binding(port["name"])["requested_additional_chassis"] == ["chassis-2"]
     sb.add_vm_port("hv2", port["name"])
     sb.wait_for(lambda: sb.port_binding(port["name"])["additional_chassis"] == ["chassis-2"], what="bound on chassis-2")
@@ -49,7 +42,7 @@ def test_info_reports_bindings_by_chassis_name_and_hostname(ovn_sandbox, ovn_vm)
     sb.wait_for(lambda: sb.port_binding(port["name"])["options"].get("additional-chassis-activated") == "chassis-2",
                 what="activated on chassis-2")
 
-    info = ok(run_module("ovn_lsp_info", conn(sb, **selector), check=True))
+    info = assert_ok(run_module("ovn_lsp_info", conn(sb, **selector), check=True))
     assert info["changed"] is False
     assert [p["name"] for p in info["ports"]] == sorted(p["name"] for p in vm["ports"])
     primary = info["ports"][0]
@@ -68,8 +61,8 @@ def test_info_reports_bindings_by_chassis_name_and_hostname(ovn_sandbox, ovn_vm)
     assert (second["chassis"], second["additional_chassis"], second["requested_additional_chassis"]) == ("hv1", [], ["chassis-2"])
 
     # The chassis name works as well as the hostname.
-    ok(run_module("ovn_lsp", conn(sb, state="cutover", target_chassis="chassis-2", wait="hv", **selector)))
-    after = ok(run_module("ovn_lsp_info", conn(sb, ports=[port["name"]])))["ports"][0]
+    assert_ok(run_module("ovn_lsp", conn(sb, state="cutover", target_chassis="chassis-2", wait="hv", **selector)))
+    after = assert_ok(run_module("ovn_lsp_info", conn(sb, ports=[port["name"]])))["ports"][0]
     assert after["requested_chassis"] == ["chassis-2"] and after["activation_strategy"] is None
     assert (after["binding"]["chassis"], after["binding"]["chassis_hostname"]) == ("chassis-2", "hv2")
     assert after["binding"]["additional_chassis"] == [] and after["binding"]["activated"] == []
@@ -81,21 +74,21 @@ def test_only_migrating_scans_and_filters_and_empty_is_not_a_failure(ovn_sandbox
     moving_names = sorted(p["name"] for p in moving["ports"])
     still_name = still["ports"][0]["name"]
     sb.nbctl("set", "Logical_Switch_Port", still_name, "options:requested-chassis=hv1")
-    ok(run_module("ovn_lsp", conn(sb, state="prepared", source_chassis="hv1", target_chassis="chassis-2",
-                                  vmi=moving["vm"], namespace=moving["namespace"])))
+    assert_ok(run_module("ovn_lsp", conn(sb, state="prepared", source_chassis="hv1", target_chassis="chassis-2",
+                                         vmi=moving["vm"], namespace=moving["namespace"])))
 
-    scan = ok(run_module("ovn_lsp_info", {"ovn_nb_connection": sb.nb_remote, "only_migrating": True}))
+    scan = assert_ok(run_module("ovn_lsp_info", {"ovn_nb_connection": sb.nb_remote, "only_migrating": True}))
     names = [p["name"] for p in scan["ports"]]
     assert set(moving_names) <= set(names) and still_name not in names
     assert all(p["binding"] is None for p in scan["ports"])   # no SB connection: no binding
     assert all(p["activation_strategy"] == "rarp" or len(p["requested_chassis"]) > 1 for p in scan["ports"])
 
     mixed = moving_names + [still_name, "no-such-port"]
-    filtered = ok(run_module("ovn_lsp_info", conn(sb, ports=mixed, only_migrating=True)))
+    filtered = assert_ok(run_module("ovn_lsp_info", conn(sb, ports=mixed, only_migrating=True)))
     assert [p["name"] for p in filtered["ports"]] == moving_names
     assert all(p["binding"]["requested_additional_chassis"] == ["chassis-2"] for p in filtered["ports"])
-    unfiltered = ok(run_module("ovn_lsp_info", conn(sb, ports=mixed)))
+    unfiltered = assert_ok(run_module("ovn_lsp_info", conn(sb, ports=mixed)))
     assert [p["name"] for p in unfiltered["ports"]] == sorted(moving_names + [still_name])
 
-    empty = ok(run_module("ovn_lsp_info", conn(sb, vmi="ghost", namespace=still["namespace"])))
+    empty = assert_ok(run_module("ovn_lsp_info", conn(sb, vmi="ghost", namespace=still["namespace"])))
     assert empty["ports"] == [] and empty["changed"] is False

@@ -163,6 +163,13 @@ class OvnSandbox(Vifs, KubeOvnTopology, CentralDbs):
         """private_key/certificate/ca_cert for the modules (ovn_nb options), or {} without TLS."""
         return self.pki.client_args() if self.tls else {}
 
+    def module_args(self, **extra):
+        """The OVN modules' connection options for this sandbox (TLS files included), plus `extra`."""
+        args = {"ovn_nb_connection": self.nb_remote, "ovn_sb_connection": self.sb_remote}
+        args.update(self.client_tls)
+        args.update(extra)
+        return args
+
     # ---- control commands -------------------------------------------------------------------
 
     def chassis_name(self, hv):
