@@ -156,10 +156,22 @@ def _load_kubeconfig(configuration, auth):
         raise KubernetesError("cannot load %s: %s: %s" % (source, type(err).__name__, err))
 
 
+# Options naming files: checked up front so the message names the file, not an errno.
+FILE_OPTIONS = ("ca_cert", "client_cert", "client_key")
+
+
+def _check_files(auth):
+    for option in FILE_OPTIONS:
+        path = auth.get(option)
+        if path and not os.access(path, os.R_OK):
+            raise KubernetesError("%s %s: %s" % (option, path, "not readable" if os.path.exists(path) else "no such file"))
+
+
 def build_configuration(auth):
     """A kubernetes.client.Configuration from auth options (kubernetes.core precedence)."""
     require_kubernetes()
     auth = dict((k, v) for k, v in auth.items() if k in AUTH_ENV and v not in (None, ""))
+    _check_files(auth)
     configuration = Configuration()
     if _given(auth, "host") and _given(auth, "api_key"):
         pass  # enough to authenticate: load nothing
