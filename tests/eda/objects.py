@@ -72,15 +72,3 @@ def in_flight(emulator, namespace, vmi, vmim, phase="Running", source="hv1", tar
     pod = make_target_pod(emulator, obj, "virt-launcher-%s-target" % vmi, target)
     set_migration_state(emulator, obj, source, target, pod["metadata"]["name"])
     return obj
-
-
-def restart_api(emulator):
-    """emulator.restart(), then forget watches left registered with the old, closed event loop.
-
-    Works around a race in K8sEmulator.stop(): a watch that reconnects between cut_watches() and
-    the loop's stop stays in the emulator's set, and the next stop() (the fixture's teardown)
-    raises "Event loop is closed" when it pushes to it."""
-    emulator.restart()
-    for stream in list(emulator._watches):
-        if stream.loop.is_closed():
-            emulator.watch_closed(stream)

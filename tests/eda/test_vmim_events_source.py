@@ -3,7 +3,7 @@ what it emits on start, on each change, and across restarts, dropped streams, 41
 import logging
 import time
 
-from objects import in_flight, restart_api, make_target_pod, make_vmi, make_vmim, schedule_pod, set_migration_state, set_phase
+from objects import in_flight, make_target_pod, make_vmi, make_vmim, schedule_pod, set_migration_state, set_phase
 
 HAPPY = ["Pending", "Scheduling", "Scheduled", "PreparingTarget", "TargetReady", "Running", "Succeeded"]
 QUIET = 0.6  # seconds without an event after which a test takes it that nothing more comes
@@ -114,7 +114,7 @@ def test_410_gone_relists_and_emits_what_changed_meanwhile(k8s_emulator, run_sou
     k8s_emulator.delete("virtualmachineinstancemigrations", "ns1", "m2")
     in_flight(k8s_emulator, "ns1", "vm3", "m3", phase="Scheduled")
     k8s_emulator.compact()                                   # every resourceVersion the source holds is gone
-    restart_api(k8s_emulator)
+    k8s_emulator.restart()
     events = sorted(run.events_for(2.5), key=lambda e: e["vmim"])
     assert [(e["vmim"], e["phase"], e["deleted"], e["in_flight"]) for e in events] == [
         ("m1", "Succeeded", False, False), ("m2", "Running", True, True), ("m3", "Scheduled", False, True)]
@@ -146,7 +146,7 @@ def test_an_unreachable_api_is_retried_and_logged_and_never_ends_the_source(k8s_
     set_phase(k8s_emulator, vmim, "Running")
     time.sleep(1.5)                                          # several retries, capped at retry_max_delay
     assert run.running
-    restart_api(k8s_emulator)
+    k8s_emulator.restart()
     assert [e["phase"] for e in run.events_for(2.5)] == ["Running"]
 
 
@@ -157,7 +157,7 @@ def test_a_source_started_while_the_api_is_down_waits_for_it(k8s_emulator, run_s
     run = run_source()
     assert run.events_for(1.0) == [] and run.running
     assert "cannot reach the Kubernetes API" in caplog.text
-    restart_api(k8s_emulator)
+    k8s_emulator.restart()
     assert run.next_event()["vmim"] == "m1"
     assert "answers again" in caplog.text
 

@@ -101,6 +101,9 @@ class K8sEmulator:
         self.cut_watches()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        # A watch that reconnected between the cut and the loop's stop belongs to a dead loop.
+        with self._watch_lock:
+            self._watches.clear()
         self._thread = self._loop = self._runner = None
 
     def restart(self):
