@@ -35,8 +35,9 @@ class Gap:
     gap_ms: float           # longest run of lost probes: its first send -> the next delivered send
     gap_offset_ms: float    # where that run started, relative to the switchover (negative = before)
     max_send_interval_ms: float   # the sender's worst stall in the window (resolution of gap_ms)
-    early_at_target: int    # probes sent before the switchover that reached the target anyway
-                            # (activation-strategy=rarp blocks them; a probe in flight at the instant may pass)
+    # Probes sent before the switchover that reached the target anyway
+    # (activation-strategy=rarp blocks them; a probe in flight at the instant may pass).
+    early_at_target: int
 
 
 def measure(sent_at, source_frames, target_frames, tag, switchover, start):

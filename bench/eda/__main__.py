@@ -12,7 +12,6 @@ Progress on stderr; figures on stdout.
 import argparse
 import datetime
 import platform
-import statistics
 import sys
 import time
 
@@ -102,9 +101,9 @@ def run_latency(args):
 def run_burst(args):
     with Lab(max_concurrent_actions=args.max_concurrent_actions, rulebook=args.rulebook) as lab:
         log("creating %d VMs on hv1" % args.vms)
-        vms = [lab.vm() for _ in range(args.vms)]
-        lab.wait_bound([lsp for _, _, lsp in vms], timeout=300)
-        vmims = [lab.pending_migration(namespace, vmi) for namespace, vmi, _ in vms]
+        vms = [lab.vm() for _unused in range(args.vms)]
+        lab.wait_bound([lsp for _unused, _unused, lsp in vms], timeout=300)
+        vmims = [lab.pending_migration(namespace, vmi) for namespace, vmi, _unused in vms]
         time.sleep(2)
         nb, sb = monitors(lab)
         try:
@@ -114,9 +113,9 @@ def run_burst(args):
             for vmim in vmims:
                 lab.target_scheduled(vmim)
             written = time.monotonic() - t0
-            for _, _, lsp in vms:
+            for _unused, _unused, lsp in vms:
                 lab.plug_target(lsp)
-            lsps = [lsp for _, _, lsp in vms]
+            lsps = [lsp for _unused, _unused, lsp in vms]
             wait_until(lambda: all(nb.first_seen(p, prepared, t0) and sb.first_seen(p, has_additional, t0)
                                    for p in lsps), 1800, "every port prepared")
             nb_times = sorted(nb.first_seen(p, prepared, t0) - t0 for p in lsps)
@@ -130,8 +129,8 @@ def run_burst(args):
     print("| | first port | p50 | p95 | last port |")
     print("|---|---|---|---|---|")
     for label, values in (("NB prepared", nb_times), ("SB additional chassis", sb_times)):
-        print("| %s | %.1f s | %.1f s | %.1f s | %.1f s |" % (label, values[0], percentile(values, 0.5),
-                                                             percentile(values, 0.95), values[-1]))
+        print("| %s | %.1f s | %.1f s | %.1f s | %.1f s |"
+              % (label, values[0], percentile(values, 0.5), percentile(values, 0.95), values[-1]))
     print("")
     print("(the %d Kubernetes writes took %.2f s; load average at the end: %s)" % (
         2 * args.vms, written, " ".join("%.1f" % x for x in _load())))

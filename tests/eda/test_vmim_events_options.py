@@ -60,6 +60,6 @@ def test_the_source_finds_its_collection_from_its_own_path(tmp_path):
     code = ("import runpy, sys; m = runpy.run_path(sys.argv[1]); "
             "print(m['connect'].__module__)")
     proc = subprocess.run([sys.executable, "-c", code, str(PATH)], env=env, capture_output=True, text=True,
-                          cwd=str(tmp_path), timeout=60)
+                          cwd=str(tmp_path), timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client"

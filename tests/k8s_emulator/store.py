@@ -126,8 +126,8 @@ class Store:
             if not name:
                 if not meta.get("generateName"):
                     raise errors.invalid(rtype, "", "metadata.name: Required value: name or generateName is required")
-                for _ in range(100):
-                    name = meta["generateName"] + "".join(random.choice(SUFFIX_CHARS) for _ in range(5))
+                for _unused in range(100):
+                    name = meta["generateName"] + "".join(random.choice(SUFFIX_CHARS) for _unused in range(5))
                     if self._key(rtype, namespace, name) not in self.objects:
                         break
             if len(name) > 253 or not NAME_RE.match(name):
@@ -304,7 +304,7 @@ class Store:
         `since` (410 Expired when they are no longer all kept)."""
         with self.lock:
             if since is None:
-                first, _ = self.list(rtype, matches)
+                first, _unused = self.list(rtype, matches)
                 first.sort(key=lambda o: int(o["metadata"]["resourceVersion"]))
                 initial = [("ADDED", obj) for obj in first]
             else:

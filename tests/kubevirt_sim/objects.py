@@ -36,7 +36,7 @@ def now():
 
 
 def random_mac():
-    return "02:00:00:%02x:%02x:%02x" % tuple(random.randrange(256) for _ in range(3))
+    return "02:00:00:%02x:%02x:%02x" % tuple(random.randrange(256) for _unused in range(3))
 
 
 def vmi_body(namespace, name, ports):

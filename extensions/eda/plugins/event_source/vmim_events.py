@@ -247,7 +247,7 @@ class MigrationView(object):
     # -- the event of one VMIM
 
     def event_for(self, vmim, deleted=False):
-        namespace, _ = _key(vmim)
+        namespace, _unused = _key(vmim)
         record = migration_record(vmim, self.vmis.get((namespace, (vmim.get("spec") or {}).get("vmiName"))),
                                   self._pods_of(vmim))
         return {
@@ -266,9 +266,9 @@ class MigrationView(object):
         }
 
     def _pods_of(self, vmim):
-        namespace, _ = _key(vmim)
+        namespace, _unused = _key(vmim)
         uid = (vmim.get("metadata") or {}).get("uid")
-        return [p for (ns, _), p in self.pods.items()
+        return [p for (ns, _unused), p in self.pods.items()
                 if ns == namespace and ((p.get("metadata") or {}).get("labels") or {}).get(MIGRATION_JOB_LABEL) == uid]
 
     def _emit(self, event, out):
@@ -293,7 +293,7 @@ class MigrationView(object):
         return [k for k, v in self.vmims.items() if k[0] == namespace and (v.get("spec") or {}).get("vmiName") == vmi]
 
     def _vmim_of_pod(self, pod):
-        namespace, _ = _key(pod)
+        namespace, _unused = _key(pod)
         uid = ((pod.get("metadata") or {}).get("labels") or {}).get(MIGRATION_JOB_LABEL)
         return [k for k, v in self.vmims.items() if k[0] == namespace and (v.get("metadata") or {}).get("uid") == uid]
 

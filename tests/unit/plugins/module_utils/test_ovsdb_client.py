@@ -250,7 +250,7 @@ def test_wait_without_nb_global_fails_before_writing(servers, tmp_path_factory):
 @pytest.fixture(scope="module")
 def raft(servers, tmp_path_factory):
     base = tmp_path_factory.mktemp("raft")
-    raft_ports = [free_port() for _ in range(3)]
+    raft_ports = [free_port() for _unused in range(3)]
     dbs = [base / ("nb%d.db" % i) for i in range(3)]
     subprocess.run(["ovsdb-tool", "create-cluster", str(dbs[0]), NB_SCHEMA, "tcp:127.0.0.1:%d" % raft_ports[0]],
                    check=True, timeout=30)
@@ -315,7 +315,7 @@ def tls(servers, tmp_path_factory):
 
 
 def test_tls_connects_with_the_right_ca(tls):
-    server, good, _ = tls
+    server, good, _unused = tls
     key, cert = good["client"]
     with ovsdb.connect(server.remote, "OVN_Northbound", tls=ovsdb.TlsSettings(str(key), str(cert), str(good["ca"]))) as client:
         assert client.select("NB_Global", [], ["nb_cfg"]) == []
