@@ -16,7 +16,7 @@ import sys
 import time
 
 from .lab import Lab, log, wait_until
-from .monitor import RowMonitor, ovsdb_map, ovsdb_set
+from ..ovsdb_monitor import RowMonitor, ovsdb_map, ovsdb_set
 
 
 def prepared(values):

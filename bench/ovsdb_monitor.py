@@ -1,5 +1,6 @@
 """When did a change become visible? `ovsdb-client monitor` streams every change of the rows we
-care about; a reader thread stamps each line with time.monotonic() as it arrives (no polling)."""
+care about; a reader thread stamps each line with time.monotonic() as it arrives (no polling).
+Shared by the benchmarks."""
 import json
 import subprocess
 import threading
