@@ -26,8 +26,14 @@ class WatchStream:
         self.queue = asyncio.Queue()
 
     def push(self, item):
-        """Thread-safe: called by the store under its lock, or by cut/finish."""
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        """Thread-safe: called by the store under its lock, or by cut/finish.
+
+        A watch that reconnected while the server was stopping can stay registered with the
+        store after its event loop closed: the server is gone, so the item has nowhere to go."""
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:   # "Event loop is closed"
+            pass
 
     def _bookmark(self, rv, initial_events_end=False):
         meta = {"resourceVersion": str(rv)}
