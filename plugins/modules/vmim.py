@@ -84,6 +84,13 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ migration.migration.phase }}: {{ migration.migration.source_node }} -> {{ migration.migration.target_node }}"
 
+- name: Live-migrate a VM to a chosen node
+  kubeovn.live_migration.vmim:
+    namespace: vms
+    vmi: db-0
+    target_node: worker-3
+  register: pinned
+
 - name: Cancel every in-flight migration of a VM
   kubeovn.live_migration.vmim:
     namespace: vms

@@ -2,9 +2,11 @@
 run, a VM made in any sandbox, and NB snapshots to prove that nothing was written."""
 import json
 import threading
+import time
 import uuid
 
 import ansible_run
+from ovn_sandbox.daemons import SandboxError
 from ovn_sandbox.ovsdb_json import rows
 
 OWNED = ("requested-chassis", "activation-strategy")
@@ -74,3 +76,20 @@ def nb_snapshot(sandbox):
 def expected_options(state, source="hv1", target="hv2"):
     return {"prepared": ("%s,%s" % (source, target), "rarp"), "cutover": (target, None),
             "rolled_back": (source, None), "absent": (None, None)}[state]
+
+
+def ports_seen_differing(sandbox, ports, worker, pause=0.0):
+    """Poll the owned options of a VM's ports until `worker` (a thread) ends; then join it and
+    return every snapshot in which the ports disagreed (a VM's ports change in one transaction)."""
+    mixed = []
+    while worker.is_alive():
+        try:
+            seen = owned_options(sandbox, ports)
+        except SandboxError:          # no NB leader for ovn-nbctl at this instant
+            continue
+        if len(set(seen.values())) != 1:
+            mixed.append(seen)
+        if pause:
+            time.sleep(pause)
+    worker.join()
+    return mixed

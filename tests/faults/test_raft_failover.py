@@ -10,8 +10,7 @@ import time
 import pytest
 
 from ansible_run import ROOT, clean_failure_problem, run_module
-from fault_helpers import change, expected_options, make_vm, owned_options, run_tasks
-from ovn_sandbox.daemons import SandboxError
+from fault_helpers import change, expected_options, make_vm, owned_options, ports_seen_differing, run_tasks
 
 sys.path.insert(0, str(ROOT / ".venv" / "collections"))
 from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovsdb  # noqa: E402
@@ -83,7 +82,7 @@ STEPS = [("prepared", "hv1", "hv2"), ("cutover", "hv1", "hv2"), ("prepared", "hv
 def test_leader_killed_while_changes_are_in_flight(full_cluster):
     sandbox = full_cluster
     vm = make_vm(sandbox)
-    log, mixed = [], []
+    log = []
     northd = sandbox.pids["northd/ovn-northd"]
 
     def drive():
@@ -110,15 +109,7 @@ def test_leader_killed_while_changes_are_in_flight(full_cluster):
         sandbox.kill_member(NB, sandbox.wait_cluster(NB), signal.SIGKILL)
     finally:
         os.kill(northd, signal.SIGCONT)
-    while worker.is_alive():
-        try:
-            seen = owned_options(sandbox, vm["ports"])
-        except SandboxError:          # no leader for ovn-nbctl at this instant
-            continue
-        if len(set(seen.values())) != 1:
-            mixed.append(seen)
-        time.sleep(0.05)
-    worker.join()
+    mixed = ports_seen_differing(sandbox, vm["ports"], worker, pause=0.05)
     assert not mixed, "a VM's ports differed: %s" % mixed[:3]
     failures = [entry[:3] for entry in log if entry[2]["failed"]]
     for step, attempt, result in failures:

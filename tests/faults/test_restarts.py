@@ -8,8 +8,7 @@ import threading
 import pytest
 
 from ansible_run import clean_failure_problem, run_module
-from fault_helpers import change, expected_options, make_vm, owned_options, run_tasks
-from ovn_sandbox.daemons import SandboxError
+from fault_helpers import change, expected_options, make_vm, owned_options, ports_seen_differing, run_tasks
 
 NB = "ovn-nb"
 
@@ -79,15 +78,7 @@ def test_nb_restarted_while_a_run_waits(healed):
         sandbox.start_member(NB, 0)
     finally:
         os.kill(northd, signal.SIGCONT)
-    mixed = []
-    while worker.is_alive():
-        try:
-            seen = owned_options(sandbox, vm["ports"])
-        except SandboxError:
-            continue
-        if len(set(seen.values())) != 1:
-            mixed.append(seen)
-    worker.join()
+    mixed = ports_seen_differing(sandbox, vm["ports"], worker)
     assert not mixed, mixed[:3]
     first = log[0][1]
     assert clean_failure_problem(first, [sandbox.nb_remote]) is None, first

@@ -10,9 +10,8 @@ import uuid
 import pytest
 
 from ansible_run import run_playbook
-from fault_helpers import expected_options, owned_options
+from fault_helpers import expected_options, owned_options, ports_seen_differing
 from ovn_sandbox import OvnSandbox
-from ovn_sandbox.daemons import SandboxError
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +46,7 @@ def test_live_migrate_over_ssl_survives_the_nb_leader_dying(sandbox, kubevirt, k
     kubevirt.configure(namespace, vm, target_node="hv2", hold_at="Running")
     extra = dict(connection_vars(sandbox, kubeconfig), vmi=vm, namespace=namespace, target_node="hv2",
                  timeout_seconds=120)
-    box, mixed = {}, []
+    box = {}
     worker = threading.Thread(target=lambda: box.update(run=run_playbook("kubeovn.live_migration.live_migrate",
                                                                          extra_vars=extra, timeout=300)))
     worker.start()
@@ -57,14 +56,7 @@ def test_live_migrate_over_ssl_survives_the_nb_leader_dying(sandbox, kubevirt, k
     sandbox.kill_member("ovn-nb", sandbox.wait_cluster("ovn-nb"), signal.SIGKILL)
     for vmim in k8s_emulator.list("virtualmachineinstancemigrations", namespace):
         kubevirt.release(namespace, vmim["metadata"]["name"])
-    while worker.is_alive():
-        try:
-            seen = owned_options(sandbox, names)
-        except SandboxError:
-            continue
-        if len(set(seen.values())) != 1:
-            mixed.append(seen)
-    worker.join()
+    mixed = ports_seen_differing(sandbox, names, worker)
     assert not mixed, mixed[:3]
     run = box["run"]
     assert "Traceback" not in run.output

@@ -1,9 +1,8 @@
 """python -m k8s_emulator --port 18080 [--token T] [--tls] [--kubeconfig PATH] [--pidfile P]: serve until SIGTERM."""
 import argparse
-import os
-import signal
 import sys
-import threading
+
+from serve_until_signalled import serve_until_signalled
 
 from .emulator import K8sEmulator
 
@@ -28,19 +27,9 @@ def main(argv=None):
         return 1
     if args.kubeconfig:
         emulator.write_kubeconfig(args.kubeconfig)
-    if args.pidfile:
-        with open(args.pidfile, "w") as handle:
-            handle.write("%d\n" % os.getpid())
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
     sys.stdout.write("k8s emulator listening on %s\n" % emulator.url)
     sys.stdout.flush()
-    while not done.wait(1):
-        pass
-    emulator.stop()
-    if args.pidfile and os.path.exists(args.pidfile):
-        os.unlink(args.pidfile)
+    serve_until_signalled(emulator.stop, args.pidfile)
     return 0
 
 

@@ -8,12 +8,11 @@ or annotations kubevirt-sim.test/target-node and kubevirt-sim.test/fail-at on th
 steer a migration."""
 import argparse
 import logging
-import os
-import signal
 import sys
-import threading
 
 from kubernetes import config
+
+from serve_until_signalled import serve_until_signalled
 
 from .simulator import KubevirtSim
 
@@ -58,18 +57,8 @@ def main(argv=None):
         if sim:
             sim.stop()
         return 1
-    if args.pidfile:
-        with open(args.pidfile, "w") as handle:
-            handle.write("%d\n" % os.getpid())
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
     logging.info("watching VMIMs (step delay %ss)", args.step_delay)
-    while not done.wait(1):
-        pass
-    sim.stop()
-    if args.pidfile and os.path.exists(args.pidfile):
-        os.unlink(args.pidfile)
+    serve_until_signalled(sim.stop, args.pidfile)
     return 0
 
 
