@@ -27,9 +27,7 @@ def main(argv=None):
         return 1
     if args.kubeconfig:
         emulator.write_kubeconfig(args.kubeconfig)
-    sys.stdout.write("k8s emulator listening on %s\n" % emulator.url)
-    sys.stdout.flush()
-    serve_until_signalled(emulator.stop, args.pidfile)
+    serve_until_signalled(emulator.stop, args.pidfile, "k8s emulator listening on %s" % emulator.url)
     return 0
 
 
