@@ -7,4 +7,5 @@ pytest_plugins = [name for name in (
     "ovn_sandbox.fixtures",
     "k8s_emulator.fixtures",
     "kubevirt_sim.fixtures",
+    "prometheus_stack.fixtures",
 ) if importlib.util.find_spec(name.partition(".")[0]) is not None]

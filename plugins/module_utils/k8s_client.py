@@ -74,6 +74,7 @@ class Resource(object):
 VMIM = Resource("kubevirt.io", "v1", "virtualmachineinstancemigrations", "VirtualMachineInstanceMigration")
 VMI = Resource("kubevirt.io", "v1", "virtualmachineinstances", "VirtualMachineInstance")
 POD = Resource("", "v1", "pods", "Pod")
+EVENT = Resource("", "v1", "events", "Event")
 
 
 class WatchExpired(KubernetesError):
@@ -312,6 +313,10 @@ class K8sClient(object):
             if namespace:
                 return self.core.list_namespaced_pod, (namespace,)
             return self.core.list_pod_for_all_namespaces, ()
+        if resource is EVENT:
+            if namespace:
+                return self.core.list_namespaced_event, (namespace,)
+            return self.core.list_event_for_all_namespaces, ()
         raise ValueError("unsupported resource " + resource.plural)
 
     def list(self, resource, namespace=None, label_selector=None, field_selector=None):
@@ -338,15 +343,32 @@ class K8sClient(object):
         kwargs = dict(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
         if resource is POD:
             return _read_json(self.core.read_namespaced_pod(name, namespace, **kwargs))
+        if resource is EVENT:
+            return _read_json(self.core.read_namespaced_event(name, namespace, **kwargs))
         return _read_json(self.custom.get_namespaced_custom_object(
             resource.group, resource.version, namespace, resource.plural, name, **kwargs))
 
     def create(self, resource, namespace, body):
         name = (body.get("metadata") or {}).get("name")
+        kwargs = dict(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
+        if resource is EVENT:
+            return self._call("create", resource, namespace, name, lambda: _read_json(
+                self.core.create_namespaced_event(namespace, body, **kwargs)))
         return self._call("create", resource, namespace, name, lambda: _read_json(
             self.custom.create_namespaced_custom_object(
-                resource.group, resource.version, namespace, resource.plural, body,
-                _preload_content=False, _request_timeout=REQUEST_TIMEOUT)))
+                resource.group, resource.version, namespace, resource.plural, body, **kwargs)))
+
+    def json_patch(self, resource, namespace, name, operations):
+        """Apply an RFC 6902 JSON patch; returns the patched object.
+
+        A list body is sent as application/json-patch+json by every client version we support
+        (older ones pick it for lists, newer ones by default), so no content type is forced.
+        An `add` of metadata.resourceVersion makes the write conditional: 409 if it moved on."""
+        if resource is not EVENT:
+            raise ValueError("unsupported resource " + resource.plural)
+        return self._call("patch", resource, namespace, name, lambda: _read_json(
+            self.core.patch_namespaced_event(name, namespace, list(operations), _preload_content=False,
+                                             _request_timeout=REQUEST_TIMEOUT)))
 
     def delete(self, resource, namespace, name):
         """True if this call deleted it (or started its deletion), False if it was already gone."""

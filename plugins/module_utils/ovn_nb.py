@@ -153,6 +153,31 @@ def vif_lookup(ports=None, namespace=None, vmi=None):
     return lookup
 
 
+def batch_lookup(items, not_found):
+    """A lookup for set_port_options over many VMIs, one round trip: every port of each item's
+    (namespace, vmi). VMIs without ports are appended to `not_found` (one odd VM must not hold
+    back the others) and left out."""
+    def lookup(client):
+        results = client.select_many([(LSP_TABLE, vmi_condition(i["namespace"], i["vmi"]), LSP_COLUMNS)
+                                      for i in items])
+        del not_found[:]
+        ports = []
+        for item, rows in zip(items, results):
+            if not rows:
+                not_found.append("%s/%s" % (item["namespace"], item["vmi"]))
+            ports.extend(sorted((Port(r) for r in rows), key=lambda p: p.name))
+        return ports
+    return lookup
+
+
+def batch_desired(items, strategy="rarp"):
+    """port -> our keys, from the item whose VMI owns the port (external_ids:pod)."""
+    wanted = dict(((i["namespace"], i["vmi"]),
+                   desired_options(i["state"], i.get("source_chassis"), i.get("target_chassis"), strategy))
+                  for i in items)
+    return lambda port: wanted[port.pod]
+
+
 # Planning (pure).
 
 def validate_chassis_args(state, source, target):
@@ -204,11 +229,19 @@ def option_mutations(current, desired):
     return mutations
 
 
+def _per_port(desired):
+    """`desired` as a function of the port: one dict for every port, or already a function."""
+    return desired if callable(desired) else (lambda _port: desired)
+
+
 def update_operations(ports, desired, comment=None):
-    """wait (options unchanged since read) for every port, then one mutate per port."""
+    """wait (options unchanged since read) for every port, then one mutate per port.
+
+    desired: our keys for every port (dict), or a function port -> dict (a batch of VMIs)."""
+    want = _per_port(desired)
     waits, mutates = [], []
     for port in ports:
-        mutations = option_mutations(port.options, desired)
+        mutations = option_mutations(port.options, want(port))
         if not mutations:
             continue
         where = [["_uuid", "==", ovsdb.uuid_atom(port.uuid)]]
@@ -228,17 +261,43 @@ def port_report(port, desired):
 
 # Applying.
 
-def set_port_options(client, lookup, desired, check_mode=False, wait="none", wait_timeout=30.0, comment=None):
+def cut_over_guard(target_of):
+    """A `keep` for state=prepared: the ports of a VM any of whose ports already sits on its
+    target alone. A cutover has landed (another run, a later event): preparing again would make
+    the target wait for a RARP the VM sent long ago, and OVN would drop its traffic meanwhile.
+
+    target_of: port -> the target chassis of that port's VM. Ports group by external_ids:pod."""
+    def keep(ports):
+        groups = {}
+        for port in ports:
+            groups.setdefault(port.pod, []).append(port)
+        kept = set()
+        for group in groups.values():
+            if any(target_of(p) and p.options.get(KEY_CHASSIS) == target_of(p) for p in group):
+                kept.update(p.name for p in group)
+        return kept
+    return keep
+
+
+def set_port_options(client, lookup, desired, check_mode=False, wait="none", wait_timeout=30.0, comment=None,
+                     keep=None):
     """Bring our keys of every port lookup(client) returns to `desired`.
 
     lookup: callable(client) -> list of Port (re-run on every attempt).
-    Returns {"changed", "ports": [{name, before, after}], "nb_cfg"}; raises OvsdbError.
+    keep: callable(ports) -> names of ports to leave as they are (see cut_over_guard); judged on
+    the same read the transaction's `wait` operations guard, so it cannot race another writer.
+    Returns {"changed", "ports": [{name, before, after}], "kept": [names], "nb_cfg"}; raises OvsdbError.
     """
+    given = _per_port(desired)
     for _attempt in range(MAX_ATTEMPTS):
         ports = lookup(client)
-        reports = [port_report(p, desired) for p in ports]
-        ops = update_operations(ports, desired, comment)
-        result = {"changed": bool(ops), "ports": reports}
+        kept = keep(ports) if keep else set()
+
+        def want(port, kept=kept):
+            return port.owned if port.name in kept else given(port)
+        reports = [port_report(p, want(p)) for p in ports]
+        ops = update_operations(ports, want, comment)
+        result = {"changed": bool(ops), "ports": reports, "kept": sorted(kept)}
         if check_mode:
             return result
         if wait == "none":

@@ -7,6 +7,10 @@ a VMI's `status.migrationState` describes whichever migration ran last, so it is
 this VMIM when its `migrationUid` equals this VMIM's uid (A->B->A leaves stale state behind).
 """
 
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmi_scope import (
+    annotation_errors, migration_timeout, network_opt,
+)
+
 FINAL_PHASES = ("Succeeded", "Failed")
 # KubeVirt's VirtualMachineInstanceMigration phases, in the order a migration goes through them.
 PHASES = ("Pending", "Scheduling", "Scheduled", "PreparingTarget", "TargetReady", "Running", "WaitingForSync",
@@ -67,6 +71,25 @@ def target_pod_of(vmim, pods):
                                        _meta(p).get("creationTimestamp") or ""), reverse=True)[0]
 
 
+def _scheduled_condition_time(pod):
+    for condition in _status(pod).get("conditions") or ():
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "True":
+            return condition.get("lastTransitionTime") or None
+    return None
+
+
+def target_scheduled_at(vmim, pod):
+    """When the target pod was bound to a node: its PodScheduled condition, else when the VMIM
+    entered phase Scheduled (KubeVirt moves there once the pod is bound), else None."""
+    stamp = _scheduled_condition_time(pod) if ((pod or {}).get("spec") or {}).get("nodeName") else None
+    if stamp:
+        return stamp
+    for transition in _status(vmim).get("phaseTransitionTimestamps") or ():
+        if transition.get("phase") == "Scheduled" and transition.get("phaseTransitionTimestamp"):
+            return transition["phaseTransitionTimestamp"]
+    return None
+
+
 def migration_record(vmim, vmi=None, pods=()):
     """The record of one VMIM, given its VMI (or None) and candidate target pods."""
     meta = _meta(vmim)
@@ -90,6 +113,7 @@ def migration_record(vmim, vmi=None, pods=()):
         "source_node": source_node,
         "target_node": pod_node or ((state or {}).get("targetNode") or None),
         "target_pod": name_of(pod) if pod else ((state or {}).get("targetPod") or None),
+        "target_scheduled_at": target_scheduled_at(vmim, pod),
         "migration_state_matches": state is not None,
         "in_flight": phase not in FINAL_PHASES,
         "vmi_node": vmi_node,
@@ -105,6 +129,10 @@ def vmi_summary(namespace, name, vmi):
         "exists": vmi is not None,
         "node": _status(vmi).get("nodeName") or None,
         "migration_state": _status(vmi).get("migrationState") or None,
+        # Per-VM control by annotation (vmi_scope): "in", "out" or "", the VM's own timeout, bad values.
+        "network_opt": network_opt(vmi),
+        "migration_timeout": migration_timeout(vmi),
+        "annotation_errors": annotation_errors(vmi),
     }
 
 

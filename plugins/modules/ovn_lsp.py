@@ -43,6 +43,9 @@ options:
     description:
       - V(prepared) sets C(requested-chassis=SOURCE,TARGET) and C(activation-strategy), so the port is bound on
         both chassis and activated on the target when the VM sends a RARP.
+        It never undoes a cutover - when any selected port already has C(requested-chassis=TARGET) alone, no port
+        is changed (RV(kept) lists them, with a warning): preparing again would block the target port until a
+        RARP the VM sent long ago, and drop its traffic.
       - V(cutover) sets C(requested-chassis=TARGET) and removes C(activation-strategy).
       - V(rolled_back) sets C(requested-chassis=SOURCE) and removes C(activation-strategy).
       - V(absent) removes both keys.
@@ -138,6 +141,12 @@ ports:
     - name: vm1.default
       before: {requested-chassis: node-a, activation-strategy: null}
       after: {requested-chassis: "node-a,node-b", activation-strategy: rarp}
+kept:
+  description: Ports left as they were because a cutover to the target had already landed (O(state=prepared)).
+  returned: success
+  type: list
+  elements: str
+  sample: []
 nb_cfg:
   description: The NB_Global nb_cfg value waited for.
   returned: when O(wait) is not V(none) and not in check mode
@@ -146,38 +155,8 @@ nb_cfg:
 """
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovn_sb
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError, OvsdbError
-
-
-def check_chassis_registered(module, names):
-    """verify_chassis: every named chassis must be in SB (by name or hostname)."""
-    if not names or not module.params["verify_chassis"]:
-        return
-    sb = ovn_sb.connect_sb(module.params)
-    if sb is None:
-        module.warn("ovn_sb_connection is not set: cannot verify that %s exist" % ", ".join(names))
-        return
-    with sb:
-        found = ovn_sb.find_chassis(sb, names)
-        unknown = [n for n in names if found[n] is None]
-        if unknown:
-            known = ovn_sb.list_chassis(sb)
-            raise ModuleError("Chassis %s not registered in the Southbound database (by name or hostname); registered: %s"
-                              % (", ".join(unknown), ", ".join(known) or "none"))
-
-
-def name_lagging_chassis(params, nb_cfg):
-    """For a wait=hv timeout: which hypervisors are behind, when the SB can tell (best effort)."""
-    try:
-        sb = ovn_sb.connect_sb(params)
-        if sb is None:
-            return " (set ovn_sb_connection to see which)"
-        with sb:
-            behind = ovn_sb.lagging_chassis(sb, nb_cfg)
-    except ModuleError:
-        return ""
-    return "; behind: %s" % ", ".join(behind) if behind else ""
+from ansible_collections.kubeovn.live_migration.plugins.module_utils import lsp_apply, ovn_nb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
 
 
 def run(module):
@@ -188,28 +167,16 @@ def run(module):
     for option in ("vmi", "namespace"):
         if p[option] is not None and not p[option].strip():
             raise ModuleError("%s must not be empty" % option)
-    if p["wait_timeout"] <= 0:
-        raise ModuleError("wait_timeout must be positive")
     ovn_nb.validate_chassis_args(p["state"], p["source_chassis"], p["target_chassis"])
     desired = ovn_nb.desired_options(p["state"], p["source_chassis"], p["target_chassis"], p["activation_strategy"])
-    check_chassis_registered(module, [c for c in (p["source_chassis"], p["target_chassis"]) if c is not None])
-
     lookup = ovn_nb.vif_lookup(ports=p["ports"], namespace=p["namespace"], vmi=p["vmi"])
-    with ovn_nb.connect_nb(p) as nb:
-        try:
-            result = ovn_nb.set_port_options(nb, lookup, desired, check_mode=module.check_mode, wait=p["wait"],
-                                             wait_timeout=p["wait_timeout"],
-                                             comment="kubeovn.live_migration.ovn_lsp state=%s" % p["state"])
-        except OvsdbError as err:
-            if err.details.get("wait_stage") != "hv":
-                raise
-            raise OvsdbError(err.msg + name_lagging_chassis(p, err.details["nb_cfg"]), **err.details)
-    if module._diff:
-        result["diff"] = {
-            "before": dict((port["name"], port["before"]) for port in result["ports"]),
-            "after": dict((port["name"], port["after"]) for port in result["ports"]),
-        }
-    return result
+    # Named ports are one VM: a cutover on any of them keeps them all.
+    keep = None
+    if p["state"] == "prepared":
+        guard = ovn_nb.cut_over_guard(lambda port: p["target_chassis"])
+        keep = guard if p["vmi"] else (lambda ports: guard(ports) and set(port.name for port in ports))
+    return lsp_apply.apply(module, lookup, desired, [p["source_chassis"], p["target_chassis"]],
+                           "kubeovn.live_migration.ovn_lsp state=%s" % p["state"], keep=keep)
 
 
 def main():

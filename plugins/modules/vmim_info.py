@@ -130,6 +130,13 @@ migrations:
     target_pod:
       description: Name of the target virt-launcher pod, or null.
       type: str
+    target_scheduled_at:
+      description:
+        - When the target pod was scheduled on its node - the C(lastTransitionTime) of the target pod's
+          C(PodScheduled) condition, else the time the VMIM entered phase C(Scheduled), else null.
+        - The start of the time KubeVirt's target pod waits for its network (Kube-OVN's CNI waits a bounded time).
+      type: str
+      sample: "2026-01-01T10:00:02Z"
     migration_state_matches:
       description: Whether the VMI's C(status.migrationState) belongs to this VMIM.
       type: bool
@@ -162,6 +169,25 @@ vmi:
     migration_state:
       description: The VMI's raw C(status.migrationState) (of whichever migration ran last), or null.
       type: dict
+    network_opt:
+      description:
+        - The VMI's opt from its annotation C(live-migration.kubeovn.io/enabled) - C(in) (V(true)), C(out) (V(false),
+          or a value that is neither), or empty when the VMI has no such annotation or does not exist.
+        - KubeVirt copies a VM's C(spec.template.metadata.annotations) onto the VMIs it starts; the VMI's
+          annotations are what counts.
+      type: str
+      choices: ["in", "out", ""]
+      sample: in
+    migration_timeout:
+      description: The VMI's own migration timeout in seconds (annotation C(live-migration.kubeovn.io/timeout)),
+        or null when it has none or its value is not a positive whole number.
+      type: int
+      sample: 300
+    annotation_errors:
+      description: One message per C(live-migration.kubeovn.io/) annotation whose value cannot be read, naming the
+        annotation and the value; empty when all is well.
+      type: list
+      elements: str
 """
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule

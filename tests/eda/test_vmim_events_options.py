@@ -23,6 +23,10 @@ def start(args):
     ({"namespaces": {"a": 1}}, ["namespaces", "list of strings"]),
     ({"label_selector": ["a=b"]}, ["label_selector", "string"]),
     ({"validate_certs": "maybe"}, ["validate_certs", "boolean"]),
+    ({"scope": "opted-in"}, ["scope", "all, opted_in", "opted-in"]),
+    ({"scope": ["all"]}, ["scope", "all, opted_in"]),
+    ({"migration_timeout": "10m"}, ["migration_timeout", "number of seconds", "10m"]),
+    ({"migration_timeout": -5}, ["migration_timeout", "negative"]),
 ])
 def test_bad_options_are_refused_with_a_clear_message(args, fragments):
     with pytest.raises(ValueError) as raised:
@@ -63,3 +67,13 @@ def test_the_source_finds_its_collection_from_its_own_path(tmp_path):
                           cwd=str(tmp_path), timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client"
+
+
+def test_scope_and_migration_timeout_defaults_and_values():
+    options, _unused = SOURCE["parse_options"]({})
+    assert (options["scope"], options["migration_timeout"]) == ("all", 0.0)
+    # As a rulebook renders them from variables: strings, maybe empty.
+    options, _unused = SOURCE["parse_options"]({"scope": "opted_in", "migration_timeout": "600"})
+    assert (options["scope"], options["migration_timeout"]) == ("opted_in", 600.0)
+    options, _unused = SOURCE["parse_options"]({"scope": "", "migration_timeout": ""})
+    assert (options["scope"], options["migration_timeout"]) == ("all", 0.0)

@@ -70,6 +70,10 @@ def _field_value(obj, path):
     return str(value)
 
 
+# Field labels that are not the JSON path of the value they select (kube-apiserver's event fields).
+FIELD_PATHS = {("Event", "source"): "source.component"}
+
+
 def parse_fields(text, rtype):
     """Return a predicate over an object; only field labels the real API supports for the type."""
     allowed = ("metadata.name", "metadata.namespace") + tuple(rtype.field_labels)
@@ -82,6 +86,7 @@ def parse_fields(text, rtype):
         if path not in allowed:
             raise bad_request('"%s" is not a known field selector: only "%s"' % (path, '", "'.join(allowed))
                               if rtype.crd else "field label not supported: " + path)
+        path = FIELD_PATHS.get((rtype.kind, path), path)
         if op == "!=":
             checks.append(lambda obj, p=path, v=value: _field_value(obj, p) != v)
         else:

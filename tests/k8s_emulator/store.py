@@ -13,6 +13,7 @@ from collections import deque
 from datetime import datetime, timezone
 
 from . import errors
+from .events import admit
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet the API server uses for generateName
@@ -145,6 +146,7 @@ class Store:
                 meta.pop("namespace", None)
             for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
                 meta.pop(field, None)
+            admit(rtype, obj)
             meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1, resourceVersion=self._bump())
             self._defaults(rtype, obj, keep_status)
             self.objects[key] = obj
@@ -231,6 +233,7 @@ class Store:
         for field in ("labels", "annotations", "finalizers", "ownerReferences"):
             if field in meta and not meta[field]:
                 del meta[field]
+        admit(rtype, result)
         if result == old:
             return copy.deepcopy(old)          # a no-op write: no new resourceVersion, no event
         meta["resourceVersion"] = self._bump()

@@ -20,6 +20,18 @@ description:
   - A dropped watch resumes from its last resourceVersion; 410 Gone re-lists and emits what changed
     meanwhile; an unreachable API is retried with capped backoff and logged; the source never ends by itself.
   - Emits an event only when a field of the event changes.
+  - Per-VM control by annotation on the VMI (KubeVirt copies them from the VM's
+    C(spec.template.metadata.annotations)) - C(live-migration.kubeovn.io/enabled) (C("true") or C("false"))
+    and C(live-migration.kubeovn.io/timeout) (seconds). Migrations of VMIs out of O(scope) give no event at all;
+    a VMI that comes into scope while its migration is in flight gets a first event then (every field changed).
+    A migration already followed when its VMI is opted out is followed to its end, so that what was prepared
+    is cut over or rolled back.
+  - A migration in flight longer than its timeout gets one event of type C(timeout) (the fields of a migration
+    event, and C(timeout) in seconds). The time counts from the VMIM's creationTimestamp, or from when the source
+    first followed it if later (after a restart of the source, or once its VMI came into scope).
+  - Every migration and timeout event carries C(network_opt) (C(in), C(out), or empty when the VMI does not say),
+    C(migration_timeout) (seconds, or null when none applies) and C(target_scheduled_at) (when the target pod
+    was scheduled, or null). These ride along; a change in them alone emits nothing.
   - Kubernetes auth options are those of kubernetes.core, with the same K8S_AUTH_* environment fallbacks.
 options:
   namespaces:
@@ -32,9 +44,23 @@ options:
   phases:
     description:
       - VMIM phases to emit events for; empty means every phase (and VMIMs without a phase yet).
-      - Deletions of migrations still in flight are emitted whatever their phase.
+      - Deletions of migrations still in flight, and C(timeout) events, are emitted whatever their phase.
     type: list
     elements: str
+  scope:
+    description:
+      - Which VMIs the source emits events for - every VMI that is not opted out (V(all)), or only VMIs
+        annotated C(live-migration.kubeovn.io/enabled=true) (V(opted_in)).
+      - A VMI whose C(live-migration.kubeovn.io/enabled) value is neither C(true) nor C(false) counts as opted out.
+    type: str
+    choices: [all, opted_in]
+    default: all
+  migration_timeout:
+    description:
+      - Seconds a migration may stay in flight before a C(timeout) event is emitted for it; 0 means no timeout.
+      - A VMI's C(live-migration.kubeovn.io/timeout) annotation overrides it for that VM.
+    type: float
+    default: 0
   heartbeat:
     description: Seconds between heartbeat events (type C(heartbeat)); 0 sends none.
     type: float
@@ -76,6 +102,8 @@ EXAMPLES = r"""
     - kubeovn.live_migration.vmim_events:
         namespaces: [vms, tenant-a]
         heartbeat: 30
+        scope: opted_in
+        migration_timeout: 600
   rules:
     - name: Show
       condition: event.type == "migration"
@@ -87,7 +115,7 @@ import asyncio
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 
 def _put_collection_on_path():
@@ -126,13 +154,20 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_watch i
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_record import (  # noqa: E402
     FINAL_PHASES, MIGRATION_JOB_LABEL, PHASES, migration_record,
 )
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmi_scope import (  # noqa: E402
+    ENABLED_ANNOTATION, OPT_OUT, annotation_errors, effective_timeout, in_scope, network_opt, scope_error,
+)
 
 LOG = logging.getLogger("kubeovn.live_migration.vmim_events")
 
 # The fields of a migration event; a change in any of them is a meaningful change.
 EVENT_FIELDS = ("vmim", "vmim_uid", "vmi", "namespace", "phase", "in_flight", "deleted", "source_node",
                 "target_node", "target_pod", "migration_state_matches")
-SOURCE_OPTIONS = ("namespaces", "label_selector", "phases", "heartbeat", "replay_ended_within", "retry_max_delay")
+# Carried by every migration event with their current value, but not a reason to emit one: the
+# rules act on the fields above; these describe the VM (its opt and timeout) and the migration's timing.
+CONTEXT_FIELDS = ("network_opt", "migration_timeout", "target_scheduled_at")
+SOURCE_OPTIONS = ("namespaces", "label_selector", "phases", "scope", "migration_timeout", "heartbeat",
+                  "replay_ended_within", "retry_max_delay")
 FIRST_RETRY_DELAY = 0.1
 
 
@@ -191,8 +226,15 @@ def parse_options(args):
     selector = args.get("label_selector")
     if selector is not None and not isinstance(selector, str):
         raise SourceOptionError("label_selector must be a string such as 'team=a,tier!=test', not %r" % (selector,))
+    scope = args.get("scope")
+    scope = scope.strip() if isinstance(scope, str) else scope
+    scope = scope or "all"
+    if scope_error(scope):
+        raise SourceOptionError(scope_error(scope))
     options = {
         "namespaces": _as_list("namespaces", args.get("namespaces")) or [None],
+        "scope": scope,
+        "migration_timeout": _as_seconds("migration_timeout", args.get("migration_timeout"), 0.0),
         "label_selector": selector or None,
         "phases": set(phases),
         "heartbeat": _as_seconds("heartbeat", args.get("heartbeat"), 0.0),
@@ -216,16 +258,24 @@ def _key(obj):
     return meta.get("namespace"), meta.get("name")
 
 
+def _parse_time(text):
+    """An RFC 3339 time in UTC as the API server writes it (datetime), or None."""
+    try:
+        return datetime.strptime((text or "")[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
 def _ended_at(vmim):
     """When the VMIM reached its final phase (datetime, UTC), or None."""
     for stamp in reversed((vmim.get("status") or {}).get("phaseTransitionTimestamps") or ()):
         if stamp.get("phase") in FINAL_PHASES and stamp.get("phaseTransitionTimestamp"):
-            try:
-                return datetime.strptime(stamp["phaseTransitionTimestamp"][:19], "%Y-%m-%dT%H:%M:%S").replace(
-                    tzinfo=timezone.utc)
-            except ValueError:
-                return None
+            return _parse_time(stamp["phaseTransitionTimestamp"])
     return None
+
+
+def _utcnow():
+    return datetime.now(timezone.utc)
 
 
 class MigrationView(object):
@@ -233,23 +283,40 @@ class MigrationView(object):
 
     load() takes the first lists, apply() one watch event, resync() fresh lists after a 410; each
     returns the migration events caused: only those whose fields differ from the last event sent
-    for that VMIM. Pure bookkeeping: no I/O.
+    for that VMIM. due() returns the timeout events whose time has come. Pure bookkeeping: no I/O
+    (the clock is a parameter).
+
+    Scope: a migration whose VMI is out of scope is not followed (no event, no timeout) until the
+    VMI comes into scope; then its first event lists every field as changed, as on a start. A
+    migration already followed keeps its events until it ends even if its VMI goes out of scope:
+    what was prepared for it must still be cut over or rolled back.
     """
 
-    def __init__(self, phases=(), replay_ended_within=300.0):
+    def __init__(self, phases=(), replay_ended_within=300.0, scope="all", migration_timeout=0.0, clock=_utcnow):
         self.phases = set(phases or ())
         self.replay_ended_within = replay_ended_within
+        self.scope = scope
+        self.migration_timeout = migration_timeout
+        self.clock = clock
         self.vmims = {}        # (namespace, name) -> VMIM
         self.vmis = {}         # (namespace, name) -> VMI
         self.pods = {}         # (namespace, name) -> target pod
         self.sent = {}         # VMIM uid -> last event (or what it would have been, when filtered out)
+        self.skipped = {}      # VMIM uid -> why it is not followed (its VMI is out of scope)
+        self.since = {}        # VMIM uid -> ((namespace, name), when its time started): followed, in flight
+        self.timed_out = set()  # VMIM uids whose timeout event was emitted
+        self.warned = {}       # (namespace, vmi) -> the annotation errors last logged for that VMI
 
     # -- the event of one VMIM
 
-    def event_for(self, vmim, deleted=False):
+    def _vmi_of(self, vmim):
         namespace, _unused = _key(vmim)
-        record = migration_record(vmim, self.vmis.get((namespace, (vmim.get("spec") or {}).get("vmiName"))),
-                                  self._pods_of(vmim))
+        return self.vmis.get((namespace, (vmim.get("spec") or {}).get("vmiName")))
+
+    def event_for(self, vmim, deleted=False):
+        vmi = self._vmi_of(vmim)
+        self._warn_annotations(vmi)
+        record = migration_record(vmim, vmi, self._pods_of(vmim))
         return {
             "type": "migration",
             "vmim": record["name"],
@@ -263,7 +330,20 @@ class MigrationView(object):
             "target_node": record["target_node"],
             "target_pod": record["target_pod"],
             "migration_state_matches": record["migration_state_matches"],
+            "network_opt": network_opt(vmi),
+            "migration_timeout": _whole(effective_timeout(vmi, self.migration_timeout)),
+            "target_scheduled_at": record["target_scheduled_at"],
         }
+
+    def _warn_annotations(self, vmi):
+        if vmi is None:
+            return
+        errors = tuple(annotation_errors(vmi))
+        key = _key(vmi)
+        if errors != self.warned.get(key, ()):
+            for error in errors:
+                LOG.warning("%s", error)
+            self.warned[key] = errors
 
     def _pods_of(self, vmim):
         namespace, _unused = _key(vmim)
@@ -271,17 +351,51 @@ class MigrationView(object):
         return [p for (ns, _unused), p in self.pods.items()
                 if ns == namespace and ((p.get("metadata") or {}).get("labels") or {}).get(MIGRATION_JOB_LABEL) == uid]
 
+    def _out_of_scope_reason(self, event):
+        """Why the migration of this event is not ours to act on, or None when it is."""
+        if in_scope(event["network_opt"], self.scope):
+            return None
+        vmi = self.vmis.get((event["namespace"], event["vmi"]))
+        errors = [e for e in annotation_errors(vmi) if ENABLED_ANNOTATION in e]
+        if errors:
+            return errors[0]
+        if event["network_opt"] == OPT_OUT:
+            return 'VMI %s/%s is opted out (%s: "false")' % (event["namespace"], event["vmi"], ENABLED_ANNOTATION)
+        return 'VMI %s/%s is not opted in (%s: "true") and the scope is %s' % (
+            event["namespace"], event["vmi"], ENABLED_ANNOTATION, self.scope)
+
     def _emit(self, event, out):
-        """Append `event` to `out` if it says something new; remember it either way."""
+        """Append `event` to `out` if it says something new about a migration in scope; remember it."""
         uid = event["vmim_uid"]
         last = self.sent.get(uid)
+        reason = self._out_of_scope_reason(event)
+        if reason is not None and (last is None or not last["in_flight"]):
+            if self.skipped.get(uid) != reason:
+                LOG.debug("no events for migration %s/%s: %s", event["namespace"], event["vmim"], reason)
+            self.skipped[uid] = reason
+            return
+        if last is None and self.skipped.pop(uid, None) is not None and not event["in_flight"]:
+            # It came into scope after it ended while out of scope: nothing of ours to finish.
+            self.sent[uid] = event
+            return
         changes = [f for f in EVENT_FIELDS if last is None or last.get(f) != event.get(f)]
         if not changes:
             return
         self.sent[uid] = event
+        if event["in_flight"] and not event["deleted"]:
+            self.since.setdefault(uid, ((event["namespace"], event["vmim"]), self._start_of(event)))
+        else:
+            self.since.pop(uid, None)
         wanted = not self.phases or event["phase"] in self.phases or (event["deleted"] and event["in_flight"])
         if wanted:
             out.append(dict(event, changes=changes))
+
+    def _start_of(self, event):
+        """When a migration's time starts: its creation, or now if the source follows it only later."""
+        now = self.clock()
+        vmim = self.vmims.get((event["namespace"], event["vmim"])) or {}
+        created = _parse_time((vmim.get("metadata") or {}).get("creationTimestamp"))
+        return max(created, now) if created else now
 
     def _refresh(self, keys, out):
         for key in sorted(keys, key=lambda k: (k[0] or "", k[1] or "")):
@@ -304,7 +418,7 @@ class MigrationView(object):
         self.vmis = dict((_key(o), o) for o in vmis)
         self.pods = dict((_key(o), o) for o in pods)
         self.vmims = dict((_key(o), o) for o in vmims)
-        now = now or datetime.now(timezone.utc)
+        now = now or self.clock()
         out = []
         for vmim in sorted(vmims, key=lambda o: ((o.get("metadata") or {}).get("creationTimestamp") or "",) + tuple(
                 x or "" for x in _key(o))):
@@ -363,15 +477,60 @@ class MigrationView(object):
         uid = (vmim.get("metadata") or {}).get("uid")
         last = self.sent.get(uid)
         event = self.event_for(vmim, deleted=True)
-        if last is not None and not last["in_flight"]:
-            # Ended before it went: nothing left to do for it.
-            self.sent.pop(uid, None)
-            return
-        self._emit(event, out)
-        self.sent.pop(uid, None)
+        if last is None or last["in_flight"]:
+            self._emit(event, out)
+        # Gone (or ended before it went: nothing left to do for it).
+        for known in (self.sent, self.skipped, self.since):
+            known.pop(uid, None)
+        self.timed_out.discard(uid)
 
     def in_flight(self):
         return sum(1 for e in self.sent.values() if e["in_flight"] and not e["deleted"])
+
+    # -- timeouts
+
+    def _deadlines(self):
+        """(deadline, uid, key) of each followed migration in flight that has a timeout, not yet
+        timed out and whose VMI is in scope now (a timeout cancels the migration: never for a VM
+        that opted out meanwhile)."""
+        found = []
+        for uid, (key, start) in self.since.items():
+            vmim = self.vmims.get(key)
+            if uid in self.timed_out or vmim is None or (vmim.get("metadata") or {}).get("uid") != uid:
+                continue
+            vmi = self._vmi_of(vmim)
+            seconds = effective_timeout(vmi, self.migration_timeout)
+            if seconds and in_scope(network_opt(vmi), self.scope):
+                found.append((start + timedelta(seconds=seconds), uid, key))
+        return found
+
+    def next_deadline(self):
+        """The earliest time at which due() may have something to emit, or None."""
+        return min((d[0] for d in self._deadlines()), default=None)
+
+    def due(self, now=None):
+        """One `timeout` event per followed migration still in flight past its deadline, once."""
+        now = now or self.clock()
+        out = []
+        for deadline, uid, key in sorted(self._deadlines(), key=lambda d: (d[0], d[2])):
+            if deadline > now:
+                continue
+            event = self.event_for(self.vmims[key])
+            if not event["in_flight"] or event["deleted"]:
+                self.since.pop(uid, None)   # ended meanwhile: its own event says so
+                continue
+            self.timed_out.add(uid)
+            LOG.info("migration %s/%s of VMI %s has been in flight for more than %s s", event["namespace"],
+                     event["vmim"], event["vmi"], event["migration_timeout"])
+            out.append(dict(event, type="timeout", timeout=event["migration_timeout"]))
+        return out
+
+
+def _whole(seconds):
+    """Seconds as an int when whole (annotations always are; the source option may be 0.5)."""
+    if seconds is None:
+        return None
+    return int(seconds) if float(seconds).is_integer() else seconds
 
 
 # ---- the Kubernetes side -----------------------------------------------------------------------
@@ -427,7 +586,8 @@ class VmimEventSource(object):
     def __init__(self, options, auth):
         self.options = options
         self.auth = auth
-        self.view = MigrationView(options["phases"], options["replay_ended_within"])
+        self.view = MigrationView(options["phases"], options["replay_ended_within"], options["scope"],
+                                  options["migration_timeout"])
         self.groups = _follows(options)
         self.watchers = {}      # watcher key -> (namespace, its Follow); keys of stopped watchers are dropped
         self.generation = 0
@@ -485,8 +645,9 @@ class VmimEventSource(object):
         self.loop = asyncio.get_running_loop()
         self.inbox = asyncio.Queue()
         self.client = connect(self.auth)  # configuration errors end the source: they need a fix
-        LOG.info("following VirtualMachineInstanceMigrations at %s in %s", self.client.host,
-                 ", ".join(n or "every namespace" for n in self.groups))
+        LOG.info("following VirtualMachineInstanceMigrations at %s in %s (scope %s, migration timeout %s)",
+                 self.client.host, ", ".join(n or "every namespace" for n in self.groups), self.options["scope"],
+                 "%s s" % _whole(self.options["migration_timeout"]) if self.options["migration_timeout"] else "off")
         try:
             every = {"vmim": [], "vmi": [], "pod": []}
             for namespace in self.groups:
@@ -502,16 +663,29 @@ class VmimEventSource(object):
                         follow.watcher.stop()
             self.client.close()
 
+    def _wait_time(self, next_beat):
+        """Seconds until the next heartbeat or migration deadline, whichever comes first (None: none)."""
+        waits = []
+        if next_beat is not None:
+            waits.append(next_beat - self.loop.time())
+        deadline = self.view.next_deadline()
+        if deadline is not None:
+            # A little past the deadline, so that due() finds it reached (the clocks do not tick together).
+            waits.append((deadline - _utcnow()).total_seconds() + 0.01)
+        return max(0.0, min(waits)) if waits else None
+
     async def _follow(self, queue):
         heartbeat = self.options["heartbeat"] or None
         next_beat = self.loop.time() + heartbeat if heartbeat else None
         while True:
-            timeout = max(0.0, next_beat - self.loop.time()) if heartbeat else None
+            for event in self.view.due():
+                await self._put(queue, event)
             try:
-                key, kind, payload = await asyncio.wait_for(self.inbox.get(), timeout)
+                key, kind, payload = await asyncio.wait_for(self.inbox.get(), self._wait_time(next_beat))
             except asyncio.TimeoutError:
-                await queue.put(self._heartbeat())
-                next_beat = self.loop.time() + heartbeat
+                if heartbeat and self.loop.time() >= next_beat:
+                    await queue.put(self._heartbeat())
+                    next_beat = self.loop.time() + heartbeat
                 continue
             if key not in self.watchers:
                 continue  # from a watcher stopped by a re-list
@@ -532,8 +706,8 @@ class VmimEventSource(object):
 
     @staticmethod
     async def _put(queue, event):
-        LOG.debug("event %s/%s phase %s changes %s", event["namespace"], event["vmim"], event["phase"],
-                  ",".join(event["changes"]))
+        LOG.debug("event %s %s/%s phase %s changes %s", event["type"], event["namespace"], event["vmim"],
+                  event["phase"], ",".join(event.get("changes") or ()))
         await queue.put(event)
 
     def _heartbeat(self):

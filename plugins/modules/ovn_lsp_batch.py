@@ -1,0 +1,191 @@
+#!/usr/bin/python
+# Copyright: kubeovn.live_migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ovn_lsp_batch
+short_description: Set the live-migration options of many VMIs' ports in one transaction
+version_added: 0.1.0
+description:
+  - Like M(kubeovn.live_migration.ovn_lsp) for many VMIs at once, each with its own state and chassis,
+    in one OVSDB transaction and one round trip to find the ports. Made for a burst of migrations
+    (a node drain), where one C(ansible-playbook) run per VM cannot bind the ports before the
+    target pods' CNI gives up.
+  - Only C(requested-chassis) and C(activation-strategy) are changed, by C(mutate) on the C(options)
+    map; other keys survive, and a concurrent change makes the module re-read and retry.
+  - A VMI without ports is reported in RV(not_found) with a warning and does not hold back the others;
+    the module fails only when none of the VMIs has a port.
+  - V(prepared) never undoes a cutover, as in M(kubeovn.live_migration.ovn_lsp); such ports are listed in RV(kept).
+author:
+  - kubeovn.live_migration contributors (@kubeovn)
+extends_documentation_fragment:
+  - kubeovn.live_migration.ovn_nb
+  - kubeovn.live_migration.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  vmis:
+    description:
+      - The VMIs and what their ports need. Each VMI at most once.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      vmi:
+        description: Name of the VirtualMachineInstance.
+        type: str
+        required: true
+      namespace:
+        description: Its namespace.
+        type: str
+        required: true
+      state:
+        description: As O(kubeovn.live_migration.ovn_lsp#module:state).
+        type: str
+        required: true
+        choices: [prepared, cutover, rolled_back, absent]
+      source_chassis:
+        description: The chassis the VM runs on before the migration (V(prepared), V(rolled_back)).
+        type: str
+      target_chassis:
+        description: The chassis the VM migrates to (V(prepared), V(cutover)).
+        type: str
+  activation_strategy:
+    description: The C(activation-strategy) written for V(prepared).
+    type: str
+    default: rarp
+    choices: [rarp]
+  verify_chassis:
+    description:
+      - With O(ovn_sb_connection) set, fail unless every named chassis is registered in the Southbound database.
+    type: bool
+    default: true
+  wait:
+    description: Like C(ovn-nbctl --wait), once for the whole batch.
+    type: str
+    default: none
+    choices: [none, sb, hv]
+  wait_timeout:
+    description: Seconds O(wait) may take.
+    type: float
+    default: 30
+"""
+
+EXAMPLES = r"""
+- name: A node drain - bind every migrating VM's ports on its source and target at once
+  kubeovn.live_migration.ovn_lsp_batch:
+    vmis:
+      - {vmi: vm1, namespace: prod, state: prepared, source_chassis: node-a, target_chassis: node-b}
+      - {vmi: vm2, namespace: prod, state: prepared, source_chassis: node-a, target_chassis: node-c}
+    wait: sb
+"""
+
+RETURN = r"""
+ports:
+  description: Every port found, with our two option keys before and after.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Logical_Switch_Port name.
+      type: str
+    before:
+      description: C(requested-chassis) and C(activation-strategy) as they were.
+      type: dict
+    after:
+      description: The two keys as they are now (or would be, in check mode).
+      type: dict
+kept:
+  description: Ports left as they were because a cutover to their target had already landed.
+  returned: success
+  type: list
+  elements: str
+not_found:
+  description: The VMIs (C(namespace/vmi)) with no port, left out.
+  returned: success
+  type: list
+  elements: str
+  sample: [prod/vm9]
+nb_cfg:
+  description: The NB_Global nb_cfg value waited for.
+  returned: when O(wait) is not V(none) and not in check mode
+  type: int
+"""
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
+from ansible_collections.kubeovn.live_migration.plugins.module_utils import lsp_apply, ovn_nb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
+
+
+def checked_items(items):
+    """The batch with every item validated; messages name the item."""
+    seen = set()
+    for index, item in enumerate(items):
+        label = "vmis[%d] (%s/%s)" % (index, item["namespace"], item["vmi"])
+        for option in ("vmi", "namespace"):
+            if not item[option].strip():
+                raise ModuleError("vmis[%d]: %s must not be empty" % (index, option))
+        if (item["namespace"], item["vmi"]) in seen:
+            raise ModuleError("%s: the VMI is listed twice" % label)
+        seen.add((item["namespace"], item["vmi"]))
+        try:
+            ovn_nb.validate_chassis_args(item["state"], item["source_chassis"], item["target_chassis"])
+        except ModuleError as err:
+            raise ModuleError("%s: %s" % (label, err.msg))
+    return items
+
+
+def run(module):
+    p = module.params
+    if not p["vmis"]:
+        raise ModuleError("vmis must list at least one VMI")
+    items = checked_items(p["vmis"])
+    not_found = []
+    lookup = ovn_nb.batch_lookup(items, not_found)
+    desired = ovn_nb.batch_desired(items, p["activation_strategy"])
+    chassis = [i[k] for i in items for k in ("source_chassis", "target_chassis")]
+    targets = dict(((i["namespace"], i["vmi"]), i["target_chassis"]) for i in items if i["state"] == "prepared")
+    keep = ovn_nb.cut_over_guard(lambda port: targets.get(port.pod))
+    result = lsp_apply.apply(module, lookup, desired, chassis,
+                             "kubeovn.live_migration.ovn_lsp_batch %d VMIs" % len(items), keep=keep)
+    if len(not_found) == len(items):
+        raise ModuleError("No port found for any of the %d VMIs: searched Logical_Switch_Port of type \"\" with "
+                          "external_ids:pod=<namespace>/<vmi>" % len(items))
+    for ref in not_found:
+        module.warn("No port found for VMI %s: left out of the batch" % ref)
+    result["not_found"] = list(not_found)
+    return result
+
+
+def main():
+    module = KubeovnModule(
+        argument_spec=dict(
+            vmis=dict(type="list", elements="dict", required=True, options=dict(
+                vmi=dict(type="str", required=True),
+                namespace=dict(type="str", required=True),
+                state=dict(type="str", required=True, choices=list(ovn_nb.STATES)),
+                source_chassis=dict(type="str"),
+                target_chassis=dict(type="str"),
+            )),
+            activation_strategy=dict(type="str", default="rarp", choices=list(ovn_nb.STRATEGIES)),
+            verify_chassis=dict(type="bool", default=True),
+            wait=dict(type="str", default="none", choices=list(ovn_nb.WAIT_STAGES)),
+            wait_timeout=dict(type="float", default=30),
+        ),
+        shared=("ovn_nb",),
+        supports_check_mode=True,
+    )
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()
