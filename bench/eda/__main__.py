@@ -1,4 +1,4 @@
-"""python -m bench.eda latency [--migrations 20] | burst [--vms 100] [--max-concurrent-actions N]
+"""python -m bench.eda latency [--migrations 20] | burst [--vms 100] [--batch-window S] [--max-concurrent-actions N]
 
 latency: one migration at a time. Each VM runs on hv1 with a Pending VMIM; at t0 the target pod
          is written bound to hv2 and the VMIM moves to Scheduled (one store write each, as KubeVirt
@@ -99,7 +99,8 @@ def run_latency(args):
 
 
 def run_burst(args):
-    with Lab(max_concurrent_actions=args.max_concurrent_actions, rulebook=args.rulebook) as lab:
+    with Lab(max_concurrent_actions=args.max_concurrent_actions, rulebook=args.rulebook,
+             batch_window=args.batch_window) as lab:
         log("creating %d VMs on hv1" % args.vms)
         vms = [lab.vm() for _unused in range(args.vms)]
         lab.wait_bound([lsp for _unused, _unused, lsp in vms], timeout=300)
@@ -123,8 +124,9 @@ def run_burst(args):
         finally:
             nb.stop()
             sb.stop()
-    print("## EDA burst: %d VMs get their target at once (%s, %s cores, max_concurrent_actions %s, %s)" % (
-        args.vms, platform.machine(), _cores(), args.max_concurrent_actions or "25 (default)", args.rulebook))
+    print("## EDA burst: %d VMs get their target at once (%s, %s cores, max_concurrent_actions %s, %s, %s)" % (
+        args.vms, platform.machine(), _cores(), args.max_concurrent_actions or "25 (default)", args.rulebook,
+        "prepare_batch_window %s s" % args.batch_window if args.batch_window else "no batching"))
     print("")
     print("| | first port | p50 | p95 | last port |")
     print("|---|---|---|---|---|")
@@ -154,6 +156,8 @@ def main(argv=None):
     latency.add_argument("--migrations", type=int, default=20)
     burst = sub.add_parser("burst", help="many VMs migrating at once")
     burst.add_argument("--vms", type=int, default=100)
+    burst.add_argument("--batch-window", type=float, default=0,
+                       help="the rulebook's live_migration_prepare_batch_window (0: one prepare run per VM)")
     for each in (latency, burst):
         each.add_argument("--max-concurrent-actions", type=int, default=None,
                           help="ansible-rulebook's limit of actions running at once (its default: 25)")

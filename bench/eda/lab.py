@@ -26,8 +26,9 @@ def log(text):
 
 class Lab:
     def __init__(self, workdir=None, max_concurrent_actions=None, verbosity=1,
-                 rulebook="kubeovn.live_migration.live_migration"):
+                 rulebook="kubeovn.live_migration.live_migration", batch_window=0):
         self.verbosity = verbosity
+        self.batch_window = batch_window
         self.rulebook_name = rulebook
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-eda-") if workdir is None else None
         self.workdir = Path(workdir or self.tmp.name)
@@ -44,7 +45,9 @@ class Lab:
                "OVN_SB_DB": self.sandbox.sb_remote}
         if self.max_concurrent_actions:
             env["EDA_MAX_CONCURRENT_ACTIONS"] = str(self.max_concurrent_actions)
-        self.rulebook = Rulebook(self.workdir, env, rulebook=self.rulebook_name, verbosity=self.verbosity).start()
+        variables = {"live_migration_prepare_batch_window": self.batch_window} if self.batch_window else None
+        self.rulebook = Rulebook(self.workdir, env, rulebook=self.rulebook_name, verbosity=self.verbosity,
+                                 variables=variables).start()
         self.rulebook.wait_log("following VirtualMachineInstanceMigrations", timeout=120)
         self.rulebook.wait_log("Waiting for events", timeout=120)
         return self

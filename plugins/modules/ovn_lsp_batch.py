@@ -53,11 +53,15 @@ options:
         required: true
         choices: [prepared, cutover, rolled_back, absent]
       source_chassis:
-        description: The chassis the VM runs on before the migration (V(prepared), V(rolled_back)).
+        description:
+          - The chassis the VM runs on before the migration (V(prepared), V(rolled_back)).
+          - The alias is the field name of the EDA source's events.
         type: str
+        aliases: [source_node]
       target_chassis:
         description: The chassis the VM migrates to (V(prepared), V(cutover)).
         type: str
+        aliases: [target_node]
   activation_strategy:
     description: The C(activation-strategy) written for V(prepared).
     type: str
@@ -173,8 +177,8 @@ def main():
                 vmi=dict(type="str", required=True),
                 namespace=dict(type="str", required=True),
                 state=dict(type="str", required=True, choices=list(ovn_nb.STATES)),
-                source_chassis=dict(type="str"),
-                target_chassis=dict(type="str"),
+                source_chassis=dict(type="str", aliases=["source_node"]),
+                target_chassis=dict(type="str", aliases=["target_node"]),
             )),
             activation_strategy=dict(type="str", default="rarp", choices=list(ovn_nb.STRATEGIES)),
             verify_chassis=dict(type="bool", default=True),

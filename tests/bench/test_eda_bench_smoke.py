@@ -30,6 +30,7 @@ def table_rows(stdout, first_cell):
 @pytest.mark.parametrize("args, first_cells", [
     (("latency", "--migrations", "1"), ("ansible-runner called", "NB requested-chassis", "SB requested_additional")),
     (("burst", "--vms", "2"), ("NB prepared", "SB additional chassis")),
+    (("burst", "--vms", "3", "--batch-window", "0.5"), ("NB prepared", "SB additional chassis")),
 ])
 def test_eda_bench_prints_every_figure(args, first_cells):
     out = bench(*args)

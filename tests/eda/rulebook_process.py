@@ -1,5 +1,6 @@
 """The real ansible-rulebook, started as an operator would (collection rulebook by FQCN, a local
 inventory), in a session of its own so that stop() ends it and the playbooks it started."""
+import json
 import os
 import signal
 import subprocess
@@ -12,8 +13,10 @@ INVENTORY = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
 
 
 class Rulebook:
-    def __init__(self, workdir, env, rulebook="kubeovn.live_migration.live_migration", name="rulebook", verbosity=1):
+    def __init__(self, workdir, env, rulebook="kubeovn.live_migration.live_migration", name="rulebook", verbosity=1,
+                 variables=None):
         self.verbosity = verbosity
+        self.variables = variables or {}
         self.workdir = Path(workdir)
         self.env = ansible_env(env)
         self.rulebook = rulebook
@@ -24,9 +27,15 @@ class Rulebook:
         self.workdir.mkdir(parents=True, exist_ok=True)
         inventory = self.workdir / "inventory.yml"
         inventory.write_text(INVENTORY)
+        command = [str(VENV_BIN / "ansible-rulebook"), "-i", str(inventory), "-r", self.rulebook, "-" + "v" * self.verbosity]
+        if self.variables:
+            # Rulebook variables, as an operator passes them (--vars FILE).
+            variables = self.workdir / "vars.json"
+            variables.write_text(json.dumps(self.variables))
+            command += ["--vars", str(variables)]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(VENV_BIN / "ansible-rulebook"), "-i", str(inventory), "-r", self.rulebook, "-" + "v" * self.verbosity],
+                command,
                 stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=str(self.workdir), start_new_session=True)
         return self
 

@@ -61,6 +61,17 @@ options:
       - A VMI's C(live-migration.kubeovn.io/timeout) annotation overrides it for that VM.
     type: float
     default: 0
+  prepare_batch_window:
+    description:
+      - Seconds to gather the migrations whose target became known (a node drain starts many at once) into
+        one event of type C(prepare_batch), whose C(migrations) list the fields a prepare needs (vmim, vmim_uid,
+        vmi, namespace, source_node, target_node, network_opt, target_scheduled_at). The migration events
+        of those changes still come, marked C(batched=true), so that the rulebook prepares them once, in the
+        batch. 0 (the default) sends no batch events.
+      - One C(ansible-playbook) run per VM cannot bind a hundred VMs' ports within the target pods' CNI
+        timeout on a small controller; one batch run binds them in one OVSDB transaction.
+    type: float
+    default: 0
   heartbeat:
     description: Seconds between heartbeat events (type C(heartbeat)); 0 sends none.
     type: float
@@ -166,8 +177,8 @@ EVENT_FIELDS = ("vmim", "vmim_uid", "vmi", "namespace", "phase", "in_flight", "d
 # Carried by every migration event with their current value, but not a reason to emit one: the
 # rules act on the fields above; these describe the VM (its opt and timeout) and the migration's timing.
 CONTEXT_FIELDS = ("network_opt", "migration_timeout", "target_scheduled_at")
-SOURCE_OPTIONS = ("namespaces", "label_selector", "phases", "scope", "migration_timeout", "heartbeat",
-                  "replay_ended_within", "retry_max_delay")
+SOURCE_OPTIONS = ("namespaces", "label_selector", "phases", "scope", "migration_timeout", "prepare_batch_window",
+                  "heartbeat", "replay_ended_within", "retry_max_delay")
 FIRST_RETRY_DELAY = 0.1
 
 
@@ -235,6 +246,7 @@ def parse_options(args):
         "namespaces": _as_list("namespaces", args.get("namespaces")) or [None],
         "scope": scope,
         "migration_timeout": _as_seconds("migration_timeout", args.get("migration_timeout"), 0.0),
+        "prepare_batch_window": _as_seconds("prepare_batch_window", args.get("prepare_batch_window"), 0.0),
         "label_selector": selector or None,
         "phases": set(phases),
         "heartbeat": _as_seconds("heartbeat", args.get("heartbeat"), 0.0),
@@ -582,12 +594,53 @@ def _follows(options):
     return groups
 
 
+BATCH_FIELDS = ("vmim", "vmim_uid", "vmi", "namespace", "source_node", "target_node", "network_opt",
+                "target_scheduled_at")
+
+
+def wants_prepare(event):
+    """The rulebook's prepare condition: a migration in flight whose nodes became known or changed."""
+    changes = event.get("changes") or ()
+    return (event["type"] == "migration" and event["in_flight"] and not event["deleted"]
+            and bool(event["source_node"]) and bool(event["target_node"])
+            and ("target_node" in changes or "source_node" in changes))
+
+
+class PrepareBatcher(object):
+    """Gathers the prepare-worthy events of `window` seconds into one `prepare_batch` event.
+
+    The first such event opens the window; a VMI seen twice keeps its latest nodes."""
+
+    def __init__(self, window):
+        self.window = window
+        self.pending = {}
+        self.deadline = None
+
+    def offer(self, event, now):
+        """Mark `event` batched (and keep it) when batching applies to it."""
+        if not self.window or not wants_prepare(event):
+            return event
+        self.pending[(event["namespace"], event["vmi"])] = dict((k, event.get(k)) for k in BATCH_FIELDS)
+        if self.deadline is None:
+            self.deadline = now + self.window
+        return dict(event, batched=True)
+
+    def due(self, now):
+        """The batch event once the window has passed, else None."""
+        if self.deadline is None or now < self.deadline:
+            return None
+        migrations = [self.pending[key] for key in sorted(self.pending)]
+        self.pending, self.deadline = {}, None
+        return {"type": "prepare_batch", "migrations": migrations, "count": len(migrations)}
+
+
 class VmimEventSource(object):
     def __init__(self, options, auth):
         self.options = options
         self.auth = auth
         self.view = MigrationView(options["phases"], options["replay_ended_within"], options["scope"],
                                   options["migration_timeout"])
+        self.batcher = PrepareBatcher(options["prepare_batch_window"])
         self.groups = _follows(options)
         self.watchers = {}      # watcher key -> (namespace, its Follow); keys of stopped watchers are dropped
         self.generation = 0
@@ -668,6 +721,8 @@ class VmimEventSource(object):
         waits = []
         if next_beat is not None:
             waits.append(next_beat - self.loop.time())
+        if self.batcher.deadline is not None:
+            waits.append(self.batcher.deadline - self.loop.time())
         deadline = self.view.next_deadline()
         if deadline is not None:
             # A little past the deadline, so that due() finds it reached (the clocks do not tick together).
@@ -680,6 +735,10 @@ class VmimEventSource(object):
         while True:
             for event in self.view.due():
                 await self._put(queue, event)
+            batch = self.batcher.due(self.loop.time())
+            if batch is not None:
+                LOG.debug("event prepare_batch of %d migrations", batch["count"])
+                await queue.put(batch)
             try:
                 key, kind, payload = await asyncio.wait_for(self.inbox.get(), self._wait_time(next_beat))
             except asyncio.TimeoutError:
@@ -704,10 +763,10 @@ class VmimEventSource(object):
             for event in events:
                 await self._put(queue, event)
 
-    @staticmethod
-    async def _put(queue, event):
-        LOG.debug("event %s %s/%s phase %s changes %s", event["type"], event["namespace"], event["vmim"],
-                  event["phase"], ",".join(event.get("changes") or ()))
+    async def _put(self, queue, event):
+        event = self.batcher.offer(event, self.loop.time())
+        LOG.debug("event %s %s/%s phase %s changes %s%s", event["type"], event["namespace"], event["vmim"],
+                  event["phase"], ",".join(event.get("changes") or ()), " (batched)" if event.get("batched") else "")
         await queue.put(event)
 
     def _heartbeat(self):
