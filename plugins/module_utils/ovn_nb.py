@@ -279,6 +279,11 @@ def cut_over_guard(target_of):
     return keep
 
 
+def _keeping(kept, given):
+    """port -> our keys: as they are for the ports named in `kept`, else as `given` says."""
+    return lambda port: port.owned if port.name in kept else given(port)
+
+
 def set_port_options(client, lookup, desired, check_mode=False, wait="none", wait_timeout=30.0, comment=None,
                      keep=None):
     """Bring our keys of every port lookup(client) returns to `desired`.
@@ -292,9 +297,7 @@ def set_port_options(client, lookup, desired, check_mode=False, wait="none", wai
     for _attempt in range(MAX_ATTEMPTS):
         ports = lookup(client)
         kept = keep(ports) if keep else set()
-
-        def want(port, kept=kept):
-            return port.owned if port.name in kept else given(port)
+        want = _keeping(kept, given)
         reports = [port_report(p, want(p)) for p in ports]
         ops = update_operations(ports, want, comment)
         result = {"changed": bool(ops), "ports": reports, "kept": sorted(kept)}

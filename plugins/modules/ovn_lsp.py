@@ -43,9 +43,9 @@ options:
     description:
       - V(prepared) sets C(requested-chassis=SOURCE,TARGET) and C(activation-strategy), so the port is bound on
         both chassis and activated on the target when the VM sends a RARP.
-        It never undoes a cutover - when any selected port already has C(requested-chassis=TARGET) alone, no port
-        is changed (RV(kept) lists them, with a warning): preparing again would block the target port until a
-        RARP the VM sent long ago, and drop its traffic.
+      - V(prepared) never undoes a cutover. When any selected port already has C(requested-chassis=TARGET)
+        alone, no port is changed and RV(kept) lists them, with a warning. Preparing them again would block the
+        target port until a RARP the VM sent long ago, and drop its traffic.
       - V(cutover) sets C(requested-chassis=TARGET) and removes C(activation-strategy).
       - V(rolled_back) sets C(requested-chassis=SOURCE) and removes C(activation-strategy).
       - V(absent) removes both keys.

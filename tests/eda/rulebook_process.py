@@ -65,3 +65,33 @@ class Rulebook:
                 return
             except subprocess.TimeoutExpired:
                 continue
+
+
+def rulebook_lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path, cni_timeout):
+    """Generator for a pytest fixture: (simulated KubeVirt on `ovn_sandbox`, rulebook(name) that
+    starts the collection's rulebook against them); everything stopped afterwards."""
+    from kubevirt_sim import KubevirtSim
+    sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05, cni_timeout=cni_timeout)
+    sim.start()
+    env = {"K8S_AUTH_KUBECONFIG": kubeconfig, "OVN_NB_DB": ovn_sandbox.nb_remote,
+           "OVN_SB_DB": ovn_sandbox.sb_remote}
+    rulebooks = []
+
+    def rulebook(name="rulebook"):
+        run = Rulebook(tmp_path, env, name=name).start()
+        rulebooks.append(run)
+        return run
+
+    try:
+        yield sim, rulebook
+    finally:
+        for run in rulebooks:
+            run.stop()
+        sim.stop()
+
+
+def vm_on_hv1(sim, ovn_vm):
+    """A VM with two NICs running on hv1: (namespace, vmi, port names)."""
+    vm = ovn_vm(providers=("net1",), hv="hv1")
+    sim.create_vmi(vm["namespace"], vm["vm"], "hv1", ports=vm["ports"])
+    return vm["namespace"], vm["vm"], [p["name"] for p in vm["ports"]]

@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from kubevirt_sim import KubevirtSim
-from rulebook_process import Rulebook
+from rulebook_process import rulebook_lab, vm_on_hv1
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -18,27 +17,7 @@ CNI_TIMEOUT = 150
 
 @pytest.fixture
 def lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path):
-    sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05, cni_timeout=CNI_TIMEOUT)
-    sim.start()
-    env = {"K8S_AUTH_KUBECONFIG": kubeconfig, "OVN_NB_DB": ovn_sandbox.nb_remote,
-           "OVN_SB_DB": ovn_sandbox.sb_remote}
-    rulebooks = []
-
-    def rulebook(name="rulebook"):
-        run = Rulebook(tmp_path, env, name=name).start()
-        rulebooks.append(run)
-        return run
-
-    yield sim, rulebook
-    for run in rulebooks:
-        run.stop()
-    sim.stop()
-
-
-def vm_on_hv1(sim, ovn_vm):
-    vm = ovn_vm(providers=("net1",), hv="hv1")
-    sim.create_vmi(vm["namespace"], vm["vm"], "hv1", ports=vm["ports"])
-    return vm["namespace"], vm["vm"], [p["name"] for p in vm["ports"]]
+    yield from rulebook_lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path, CNI_TIMEOUT)
 
 
 def options(sandbox, lsp):

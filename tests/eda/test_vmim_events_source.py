@@ -49,8 +49,8 @@ def test_a_whole_migration_gives_one_event_per_meaningful_change(kubevirt_sim, r
     assert [e["phase"] for e in events[1:] if "phase" in e["changes"]] == HAPPY
     # Every event differs from the one before it in the fields it says changed, and only in those.
     # (network_opt, migration_timeout and target_scheduled_at ride along: never a change of their own.)
-    fields = [k for k in events[0] if k not in ("type", "changes", "network_opt", "migration_timeout",
-                                                  "target_scheduled_at")]
+    riding = ("type", "changes", "network_opt", "migration_timeout", "target_scheduled_at")
+    fields = [k for k in events[0] if k not in riding]
     for before, after in zip(events, events[1:]):
         assert after["changes"] == [f for f in fields if before[f] != after[f]] != []
     # KubeVirt binds the target pod before it moves to phase Scheduled: the target is known then.

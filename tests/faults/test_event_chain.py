@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 from fault_helpers import OwnedOptionsRecorder, expected_options, owned_options
-from kubevirt_sim import KubevirtSim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eda"))
-from rulebook_process import Rulebook  # noqa: E402  pylint: disable=wrong-import-position
+from rulebook_process import rulebook_lab, vm_on_hv1  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -34,26 +33,7 @@ PREPARED = expected_options("prepared")
 
 @pytest.fixture
 def lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path):
-    sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05, cni_timeout=CNI_TIMEOUT)
-    sim.start()
-    env = {"K8S_AUTH_KUBECONFIG": kubeconfig, "OVN_NB_DB": ovn_sandbox.nb_remote, "OVN_SB_DB": ovn_sandbox.sb_remote}
-    rulebooks = []
-
-    def rulebook(name):
-        run = Rulebook(tmp_path, env, name=name).start()
-        rulebooks.append(run)
-        return run
-
-    yield sim, rulebook
-    for run in rulebooks:
-        run.stop()
-    sim.stop()
-
-
-def vm_on_hv1(sim, ovn_vm):
-    vm = ovn_vm(providers=("net1",), hv="hv1")
-    sim.create_vmi(vm["namespace"], vm["vm"], "hv1", ports=vm["ports"])
-    return vm["namespace"], vm["vm"], [p["name"] for p in vm["ports"]]
+    yield from rulebook_lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path, CNI_TIMEOUT)
 
 
 def settled(sandbox, ports, chassis, timeout=120):

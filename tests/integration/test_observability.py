@@ -54,8 +54,24 @@ def sample(lab, name, **labels):
     return found[0].value if found else None
 
 
+def release_once_prepared(lab, namespace, vm):
+    """Let the held migrations of `namespace` go on once the prepare run has finished its writes
+    and its read-back (it posts its Event last), in the background."""
+    def release():
+        lab["ovn"].wait_for(lambda: "NetworkPrepared" in [e["reason"] for e in our_events(lab, namespace, vm)],
+                            timeout=120, what="the NetworkPrepared Event")
+        for vmim in lab["k8s"].list("virtualmachineinstancemigrations", namespace):
+            lab["sim"].release(namespace, vmim["metadata"]["name"])
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_succeeded_migration_tells_its_story_in_events_and_metrics(lab):
     namespace, vm, names = make_vm(lab)
+    # Held until prepare landed: on a loaded machine the simulated migration could end first.
+    lab["sim"].configure(namespace, vm, target_node="hv2", hold_at="Running")
+    release_once_prepared(lab, namespace, vm)
     run = run_playbook("kubeovn.live_migration.live_migrate",
                        extra_vars=variables(lab, vmi=vm, namespace=namespace, target_node="hv2"))
     assert run.rc == 0, run.output[-3000:]
@@ -80,22 +96,10 @@ def test_succeeded_migration_tells_its_story_in_events_and_metrics(lab):
     assert sample(lab, "kubeovn_live_migration_outcomes_total", outcome="succeeded", **group) == 1
 
 
-def release_once_prepared(lab, namespace, names):
-    """Let the held migrations of `namespace` go on once prepare has landed (in the background)."""
-    def release():
-        lab["ovn"].wait_for(lambda: set(owned(lab["ovn"], names).values()) == {("hv1,hv2", "rarp")},
-                            timeout=60, what="prepare to land")
-        for vmim in lab["k8s"].list("virtualmachineinstancemigrations", namespace):
-            lab["sim"].release(namespace, vmim["metadata"]["name"])
-    thread = threading.Thread(target=release, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_failed_migration_is_rolled_back_posted_and_counted(lab):
     namespace, vm, names = make_vm(lab)
     lab["sim"].configure(namespace, vm, target_node="hv2", hold_at="TargetReady", fail_at="TargetReady")
-    release_once_prepared(lab, namespace, names)
+    release_once_prepared(lab, namespace, vm)
     run = run_playbook("kubeovn.live_migration.live_migrate",
                        extra_vars=variables(lab, vmi=vm, namespace=namespace, fail_on_error=False))
     assert run.rc == 0, run.output[-3000:]

@@ -179,9 +179,24 @@ def test_check_mode_plans_without_writing(nb):
         add_switch_with_ports(client, "ls-check", {"vm3.ns1": ({RC: "hv1"}, {"pod": "ns1/vm3"})})
         result = ovn_nb.set_port_options(client, ovn_nb.vif_lookup(ports=["vm3.ns1"]),
                                          ovn_nb.desired_options("cutover", target="hv2"), check_mode=True)
-        assert result == {"changed": True, "ports": [{"name": "vm3.ns1", "before": {RC: "hv1", AS: None},
-                                                      "after": {RC: "hv2", AS: None}}]}
+        assert result == {"changed": True, "kept": [], "ports": [{"name": "vm3.ns1", "before": {RC: "hv1", AS: None},
+                                                                  "after": {RC: "hv2", AS: None}}]}
         assert options_of(client, "vm3.ns1") == {RC: "hv1"}
+
+
+def test_prepared_never_undoes_a_cutover_of_any_port_of_the_vm(nb):
+    with ovsdb.connect(nb.remote, "OVN_Northbound") as client:
+        add_switch_with_ports(client, "ls-guard", {
+            "vm8.ns1": ({RC: "hv2"}, {"pod": "ns1/vm8"}),          # cut over already
+            "vm8.ns1.net1": ({RC: "hv1"}, {"pod": "ns1/vm8"}),     # not yet: stays with its VM
+            "vm9.ns1": ({RC: "hv1"}, {"pod": "ns1/vm9"})})
+        keep = ovn_nb.cut_over_guard(lambda port: "hv2")
+        result = ovn_nb.set_port_options(client, ovn_nb.vif_lookup(ports=["vm8.ns1", "vm8.ns1.net1", "vm9.ns1"]),
+                                         ovn_nb.desired_options("prepared", "hv1", "hv2"), keep=keep)
+        assert result["kept"] == ["vm8.ns1", "vm8.ns1.net1"]
+        assert options_of(client, "vm8.ns1") == {RC: "hv2"}
+        assert options_of(client, "vm8.ns1.net1") == {RC: "hv1"}
+        assert options_of(client, "vm9.ns1") == {RC: "hv1,hv2", AS: "rarp"}
 
 
 def test_a_concurrent_writer_forces_a_retry_and_keeps_its_key(nb):
