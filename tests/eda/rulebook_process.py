@@ -21,10 +21,15 @@ class Rulebook:
         self.env = ansible_env(env)
         self.rulebook = rulebook
         self.log_path = self.workdir / (name + ".log")
+        # ansible-runner's private data dirs (one per action) go here, through TMPDIR: the
+        # playbooks it starts run in sessions of their own, and stop() finds them by this path.
+        self.runs = self.workdir / (name + "-runs")
+        self.env["TMPDIR"] = str(self.runs)
         self.proc = None
 
     def start(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.runs.mkdir(exist_ok=True)
         inventory = self.workdir / "inventory.yml"
         inventory.write_text(INVENTORY)
         command = [str(VENV_BIN / "ansible-rulebook"), "-i", str(inventory), "-r", self.rulebook, "-" + "v" * self.verbosity]
@@ -52,7 +57,25 @@ class Rulebook:
             time.sleep(0.1)
 
     def stop(self):
-        """SIGTERM to its session (ansible-rulebook and the playbooks it runs), SIGKILL if it lingers."""
+        """SIGTERM to its session, SIGKILL if it lingers; then the playbooks it started, which
+        ansible-runner puts in sessions of their own (left running, they outlive the test)."""
+        try:
+            self._stop_session()
+        finally:
+            self._kill_playbooks()
+
+    def _kill_playbooks(self):
+        marker = str(self.runs).encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if marker in (entry / "cmdline").read_bytes():
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except (OSError, ValueError):
+                continue   # gone meanwhile, or not ours to read
+
+    def _stop_session(self):
         if self.proc is None or self.proc.poll() is not None:
             return
         for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
