@@ -203,7 +203,9 @@ def test_pushgateway_down_hanging_or_refusing_warns_and_never_fails_the_step(tmp
             ("migration_metrics", dict(args, pushgateway_url=gateway.url, fail_on_error=True, timeout=2)),
         ])
         for result, words in ((down, ["cannot talk to Pushgateway", "refused"]), (slow, ["timed out"]),
-                              (refused, ["answered 400", "is not a COUNTER"]),
+                              # The Pushgateway names whichever of the two clashing series it checks
+                              # first ("... is not a COUNTER" or "... is not a GAUGE").
+                              (refused, ["answered 400", "inconsistent with existing metrics"]),
                               (malformed, ["is not an http:// or https:// URL"])):
             assert not assert_ok(result)["changed"] and result["pushed"] == []
             for word in words:
