@@ -315,3 +315,19 @@ class NbTransactionLog:
                 self.attempts += 1
             elif "send reply" in line and '"error":"timed out"' in line:
                 self.conflicts += 1
+
+
+def bound_only_on_now(sandbox, ports, chassis):
+    """Every port's SB Port_Binding has `chassis` as main chassis and no additional one."""
+    for port in ports:
+        binding = sandbox.port_binding(port) or {}
+        if binding.get("chassis") != chassis or binding.get("additional_chassis") \
+                or binding.get("requested_additional_chassis"):
+            return False
+    return True
+
+
+def bound_only_on(sandbox, ports, chassis, timeout=30):
+    """Wait until bound_only_on_now holds."""
+    sandbox.wait_for(lambda: bound_only_on_now(sandbox, ports, chassis), timeout=timeout,
+                     what="%s bound on %s only" % (ports, chassis))

@@ -20,8 +20,8 @@ import time
 import pytest
 
 from ansible_run import run_playbook
-from fault_helpers import (Background, NbTransactionLog, OptionsWriter, OwnedOptionsRecorder, TaskGate, change,
-                           expected_options, owned_options, run_tasks)
+from fault_helpers import (Background, NbTransactionLog, OptionsWriter, OwnedOptionsRecorder, TaskGate,
+                           bound_only_on, change, expected_options, owned_options, run_tasks)
 from kubevirt_sim import KubevirtSim
 
 pytestmark = pytest.mark.timeout(600)
@@ -53,17 +53,6 @@ def sim(k8s_emulator, ovn_sandbox):
 def connections(sandbox, kubeconfig):
     return {"ovn_nb_connection": sandbox.nb_remote, "ovn_sb_connection": sandbox.sb_remote,
             "k8s_kubeconfig": kubeconfig}
-
-
-def bound_only_on(sandbox, ports, chassis, timeout=30):
-    def done():
-        for port in ports:
-            binding = sandbox.port_binding(port) or {}
-            if binding.get("chassis") != chassis or binding.get("additional_chassis") \
-                    or binding.get("requested_additional_chassis"):
-                return False
-        return True
-    sandbox.wait_for(done, timeout=timeout, what="%s bound on %s only" % (ports, chassis))
 
 
 def assert_run_clean(run):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fault_helpers import OwnedOptionsRecorder, expected_options, owned_options
+from fault_helpers import OwnedOptionsRecorder, bound_only_on_now, expected_options, owned_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eda"))
 from rulebook_process import rulebook_lab, vm_on_hv1  # noqa: E402  pylint: disable=wrong-import-position
@@ -39,14 +39,8 @@ def lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path):
 def settled(sandbox, ports, chassis, timeout=120):
     """Every port: NB requested-chassis=chassis without activation-strategy; SB bound there only."""
     def done():
-        if set(owned_options(sandbox, ports).values()) != {(chassis, None)}:
-            return False
-        for port in ports:
-            binding = sandbox.port_binding(port) or {}
-            if binding.get("chassis") != chassis or binding.get("additional_chassis") \
-                    or binding.get("requested_additional_chassis"):
-                return False
-        return True
+        return (set(owned_options(sandbox, ports).values()) == {(chassis, None)}
+                and bound_only_on_now(sandbox, ports, chassis))
     sandbox.wait_for(done, timeout=timeout, what="%s: NB and SB on %s only" % (ports, chassis))
 
 
