@@ -32,7 +32,7 @@ def nb_client(lab):
     collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)[0] or str(ROOT / ".venv" / "collections")
     if collections not in sys.path:
         sys.path.insert(0, collections)
-    from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb
+    from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb
     return ovsdb.connect(lab.sandbox.nb_remote, "OVN_Northbound")
 
 

@@ -19,7 +19,8 @@ from .fill import VM_PORTS, NbFiller
 from .nb_server import NbServer
 
 paths.use_collection()
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovsdb  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb  # noqa: E402  pylint: disable=wrong-import-position
 
 DEFAULT_SIZES = "100,10000,50000"
 

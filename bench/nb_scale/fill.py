@@ -13,7 +13,7 @@ import ipaddress
 from . import paths
 
 paths.use_collection()
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb  # noqa: E402  pylint: disable=wrong-import-position
 
 BATCH = 10000
 VM = "bench-vm"

@@ -12,7 +12,7 @@ from . import paths
 from .fill import NAMESPACE, PRIMARY_PORT, VM
 
 paths.use_collection()
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb  # noqa: E402  pylint: disable=wrong-import-position
 
 REPEAT = 20
 

@@ -15,7 +15,7 @@ import time
 from . import paths
 
 paths.use_collection()
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def main(argv=None):

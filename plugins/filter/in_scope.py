@@ -41,7 +41,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmi_scope import SCOPES, in_scope
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import SCOPES, in_scope
 
 
 def in_scope_filter(opt, scope="all"):

@@ -14,7 +14,6 @@ ModuleError at once.
 """
 
 import base64
-import datetime
 import json
 import math
 import os
@@ -28,6 +27,7 @@ from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.timestamps import parse_time as parse_rfc3339
 
 try:
     import prometheus_client
@@ -87,18 +87,10 @@ def parse_time(value, what):
     elif isinstance(value, str) and _NUMBER.match(value.strip()):
         seconds = float(value.strip())
     elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        # Python before 3.11 accepts at most 6 fraction digits; Kubernetes may send 9.
-        text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-        try:
-            stamp = datetime.datetime.fromisoformat(text)
-        except ValueError:
+        stamp = parse_rfc3339(value)
+        if stamp is None:
             raise ModuleError("%s: %r is not a time: give epoch seconds or ISO 8601 such as "
                               "2026-01-01T10:00:00Z" % (what, value))
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=datetime.timezone.utc)
         seconds = stamp.timestamp()
     else:
         raise ModuleError("%s: %r is not a time (epoch seconds or ISO 8601)" % (what, value))

@@ -155,7 +155,8 @@ nb_cfg:
 """
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import lsp_apply, ovn_nb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import lsp_apply
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
 
 

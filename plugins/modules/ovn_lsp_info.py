@@ -143,7 +143,8 @@ ports:
 """
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovn_sb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import sb as ovn_sb
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
 
 

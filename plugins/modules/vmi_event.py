@@ -170,8 +170,8 @@ event:
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import connect
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_events import MISSING_VMI, post_event
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import connect
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.events import MISSING_VMI, post_event
 
 REQUEST_OPTIONS = ("namespace", "vmi", "reason", "type", "migration", "migration_uid", "annotations")
 

@@ -104,8 +104,8 @@ events:
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import connect
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_events import list_events
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import connect
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.events import list_events
 
 
 def main_logic(module):

@@ -138,11 +138,11 @@ migrations:
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import connect
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_record import (
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import connect
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (
     FINAL_PHASES, is_in_flight, name_of, phase_of, vmi_name_of,
 )
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_service import (
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_service import (
     MigrationWaitError, VmimService,
 )
 

@@ -192,11 +192,11 @@ vmi:
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import connect
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_service import (
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import connect
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_service import (
     TARGET_SCHEDULED, MigrationWaitError, VmimService,
 )
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_record import PHASES
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import PHASES
 
 
 def check_options(params):

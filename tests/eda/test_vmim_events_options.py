@@ -66,7 +66,7 @@ def test_the_source_finds_its_collection_from_its_own_path(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(PATH)], env=env, capture_output=True, text=True,
                           cwd=str(tmp_path), timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client"
+    assert proc.stdout.strip() == "ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client"
 
 
 def test_scope_and_migration_timeout_defaults_and_values():

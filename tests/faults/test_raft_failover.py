@@ -13,7 +13,8 @@ from ansible_run import ROOT, clean_failure_problem, run_module
 from fault_helpers import change, expected_options, make_vm, owned_options, ports_seen_differing, run_tasks
 
 sys.path.insert(0, str(ROOT / ".venv" / "collections"))
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovsdb  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import OvsdbError  # noqa: E402
 
 NB, SB = "ovn-nb", "ovn-sb"

@@ -14,8 +14,8 @@ from test_vmim_helpers import NS, VMIMS, until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".venv" / "collections"))
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import VMIM, connect  # noqa: E402
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_watch import ResourceWatcher  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import VMIM, connect  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.watch import ResourceWatcher  # noqa: E402
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ emulator's store, so nothing it does shows up as a change of its own."""
 import threading
 import time
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb
 
 NB_KEYS = ("requested-chassis", "activation-strategy")
 VMIMS, VMIS = "virtualmachineinstancemigrations", "virtualmachineinstances"

@@ -126,7 +126,7 @@ import asyncio
 import logging
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 
 def _put_collection_on_path():
@@ -158,14 +158,17 @@ def _put_collection_on_path():
 _put_collection_on_path()
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError  # noqa: E402
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import (  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import (  # noqa: E402
     AUTH_ENV, BOOL_OPTIONS, POD, VMI, VMIM, auth_from_env, connect,
 )
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_watch import ResourceWatcher  # noqa: E402
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_record import (  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.watch import ResourceWatcher  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.timestamps import (  # noqa: E402
+    parse_time, seconds_time, utcnow,
+)
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (  # noqa: E402
     FINAL_PHASES, MIGRATION_JOB_LABEL, PHASES, migration_record,
 )
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmi_scope import (  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import (  # noqa: E402
     ENABLED_ANNOTATION, OPT_OUT, annotation_errors, effective_timeout, in_scope, network_opt, scope_error,
 )
 
@@ -270,24 +273,12 @@ def _key(obj):
     return meta.get("namespace"), meta.get("name")
 
 
-def _parse_time(text):
-    """An RFC 3339 time in UTC as the API server writes it (datetime), or None."""
-    try:
-        return datetime.strptime((text or "")[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
 def _ended_at(vmim):
     """When the VMIM reached its final phase (datetime, UTC), or None."""
     for stamp in reversed((vmim.get("status") or {}).get("phaseTransitionTimestamps") or ()):
         if stamp.get("phase") in FINAL_PHASES and stamp.get("phaseTransitionTimestamp"):
-            return _parse_time(stamp["phaseTransitionTimestamp"])
+            return parse_time(stamp["phaseTransitionTimestamp"])
     return None
-
-
-def _utcnow():
-    return datetime.now(timezone.utc)
 
 
 class MigrationView(object):
@@ -304,7 +295,7 @@ class MigrationView(object):
     what was prepared for it must still be cut over or rolled back.
     """
 
-    def __init__(self, phases=(), replay_ended_within=300.0, scope="all", migration_timeout=0.0, clock=_utcnow):
+    def __init__(self, phases=(), replay_ended_within=300.0, scope="all", migration_timeout=0.0, clock=utcnow):
         self.phases = set(phases or ())
         self.replay_ended_within = replay_ended_within
         self.scope = scope
@@ -406,7 +397,7 @@ class MigrationView(object):
         """When a migration's time starts: its creation, or now if the source follows it only later."""
         now = self.clock()
         vmim = self.vmims.get((event["namespace"], event["vmim"])) or {}
-        created = _parse_time((vmim.get("metadata") or {}).get("creationTimestamp"))
+        created = parse_time((vmim.get("metadata") or {}).get("creationTimestamp"))
         return max(created, now) if created else now
 
     def _refresh(self, keys, out):
@@ -726,7 +717,7 @@ class VmimEventSource(object):
         deadline = self.view.next_deadline()
         if deadline is not None:
             # A little past the deadline, so that due() finds it reached (the clocks do not tick together).
-            waits.append((deadline - _utcnow()).total_seconds() + 0.01)
+            waits.append((deadline - utcnow()).total_seconds() + 0.01)
         return max(0.0, min(waits)) if waits else None
 
     async def _follow(self, queue):
@@ -772,7 +763,7 @@ class VmimEventSource(object):
     def _heartbeat(self):
         problems = sorted(set(f.watcher.last_error.msg for follows in self.groups.values() for f in follows
                               if f.watcher is not None and f.watcher.last_error is not None))
-        return {"type": "heartbeat", "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        return {"type": "heartbeat", "time": seconds_time(utcnow()),
                 "migrations_in_flight": self.view.in_flight(), "api_reachable": not problems,
                 "problems": problems}
 

@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError  # noqa: E402
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import (  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import (  # noqa: E402
     auth_from_env, build_configuration,
 )
 

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4] / ".venv" / "collecti
 import pytest  # noqa: E402
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError  # noqa: E402
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import (  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import (  # noqa: E402
     POD, VMIM, ConnectionLost, WatchExpired, api_error, connect,
 )
 

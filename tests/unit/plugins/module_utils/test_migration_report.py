@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4] / ".venv" / "collections"))
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_events import (  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.events import (  # noqa: E402
     build_event, bump_patch, event_name, micro_time, parse_time, repeated, seconds_between, summary,
 )
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.migration_report import (  # noqa: E402

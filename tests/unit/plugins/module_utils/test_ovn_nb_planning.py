@@ -6,7 +6,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4] / ".venv" / "collecti
 
 import pytest  # noqa: E402
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError  # noqa: E402
 
 RC, AS = "requested-chassis", "activation-strategy"

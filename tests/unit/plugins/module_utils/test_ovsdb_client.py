@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4] / ".venv" / "collecti
 
 import pytest  # noqa: E402
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovsdb  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError, OvsdbError  # noqa: E402
 
 NB_SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"

@@ -6,7 +6,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4] / ".venv" / "collecti
 
 import pytest  # noqa: E402
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import OvsdbError  # noqa: E402
 
 

@@ -6,11 +6,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4] / ".venv" / "collecti
 
 import pytest  # noqa: E402
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmi_scope import (  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import (  # noqa: E402
     ENABLED_ANNOTATION, SCOPES, TIMEOUT_ANNOTATION, annotation_errors, effective_timeout, in_scope,
     migration_timeout, network_opt, scope_error,
 )
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_record import (  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (  # noqa: E402
     MIGRATION_JOB_LABEL, migration_record, vmi_summary,
 )
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4] / ".venv" / "collections"))
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_record import (  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (  # noqa: E402
     MIGRATION_JOB_LABEL, is_in_flight, migration_body, migration_record, newest_first, vmi_summary,
 )
 

@@ -13,7 +13,7 @@ Events put on the queue are (key, type, payload):
 import threading
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import ConnectionLost, WatchExpired
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import ConnectionLost, WatchExpired
 
 # A watch request lasts at most this long before it is re-opened from the last resourceVersion.
 WATCH_SECONDS = 60

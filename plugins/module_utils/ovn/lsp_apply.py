@@ -3,7 +3,8 @@
 """What ovn_lsp and ovn_lsp_batch share: check the chassis exist, write the ports' keys in one
 transaction, name the lagging hypervisors on a wait=hv timeout, build the diff."""
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovn_nb, ovn_sb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import sb as ovn_sb
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError, OvsdbError
 
 

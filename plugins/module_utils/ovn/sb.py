@@ -6,9 +6,9 @@ OVN matches a requested-chassis entry against a Chassis' name or its hostname (K
 Kubernetes node names), so lookups here accept either.
 """
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import OvsdbError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn_nb import connection_settings
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn.nb import connection_settings
 
 SB_DATABASE = "OVN_Southbound"
 CHASSIS_COLUMNS = ("_uuid", "name", "hostname")

@@ -10,7 +10,7 @@ options we read: other writers' keys survive, and a concurrent change makes us r
 import re
 import time
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError, OvsdbError
 
 NB_DATABASE = "OVN_Northbound"

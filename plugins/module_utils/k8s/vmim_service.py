@@ -10,9 +10,9 @@ import queue
 import time
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import POD, VMI, VMIM
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_watch import ResourceWatcher
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmim_record import (
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import POD, VMI, VMIM
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.watch import ResourceWatcher
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (
     FINAL_PHASES, MIGRATION_JOB_LABEL, is_in_flight, migration_body, migration_record, name_of, newest_first,
     phase_of, target_pod_of, uid_of, vmi_name_of, vmi_summary,
 )

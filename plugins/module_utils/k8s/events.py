@@ -20,7 +20,10 @@ import socket
 from datetime import datetime, timezone
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError, ModuleError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s_client import EVENT, VMI, VMIM
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import EVENT, VMI, VMIM
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.timestamps import (  # noqa: F401 (re-exported)
+    micro_time, parse_time, seconds_between, seconds_time,
+)
 
 COMPONENT = "kubeovn-live-migration"
 PREFIX = "live-migration.kubeovn.io/"
@@ -49,7 +52,6 @@ _REASON_RE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 # The name part of an annotation key or a label value: 63 characters, alphanumeric at both ends.
 _NAME_PART_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_TIME_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?([Zz]|[+-]\d\d:?\d\d)?$")
 
 MISSING_VMI = "vmi_missing"
 FORBIDDEN = "forbidden"
@@ -57,44 +59,6 @@ API_ERROR = "error"
 
 
 # ---- times
-
-def micro_time(moment):
-    """A MicroTime: RFC 3339 in UTC with exactly six fractional digits (the API refuses fewer)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def seconds_time(moment):
-    """A metav1.Time: RFC 3339 in UTC, whole seconds."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text):
-    """An aware datetime from RFC 3339 text (with or without fraction; no zone = UTC), or None."""
-    match = _TIME_RE.match(str(text or "").strip())
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    try:
-        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro,
-                          tzinfo=timezone.utc)
-    except ValueError:
-        return None
-    if zone and zone not in ("Z", "z"):
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        offset = sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-        moment = datetime.fromtimestamp(moment.timestamp() - offset, timezone.utc)
-    return moment
-
-
-def seconds_between(start, end):
-    """Seconds from one RFC 3339 time to another, or None when either is missing or malformed."""
-    start, end = parse_time(start), parse_time(end)
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds()
-
 
 # ---- input
 

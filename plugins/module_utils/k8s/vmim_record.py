@@ -7,7 +7,7 @@ a VMI's `status.migrationState` describes whichever migration ran last, so it is
 this VMIM when its `migrationUid` equals this VMIM's uid (A->B->A leaves stale state behind).
 """
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.vmi_scope import (
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import (
     annotation_errors, migration_timeout, network_opt,
 )
 
