@@ -93,6 +93,7 @@ def test_a_followed_migration_is_finished_when_its_vmi_opts_out_meanwhile(k8s_em
     [event] = migrations(run)
     # What was prepared is still cut over; the event says the VM has opted out.
     assert (event["phase"], event["network_opt"], event["changes"]) == ("Succeeded", "out", ["phase", "in_flight"])
+    assert (event["action"], event["target_chassis"]) == ("cutover", "hv2"), event["reason"]
     # The next migration of that VM is not followed.
     make_vmim(k8s_emulator, "ns1", "m2", "vm1", phase="Scheduled")
     assert migrations(run) == []
@@ -141,8 +142,14 @@ def test_one_timeout_event_per_migration_in_flight_past_its_bound(k8s_emulator, 
         timeouts += [e for e in migrations(run, 0.5) if e["type"] == "timeout"]
     assert [(e["vmim"], e["timeout"]) for e in timeouts] == [("own", 1), ("slow", 1.5)]
     event = timeouts[1]
-    # The fields of a migration event (as they are now), no `changes`, and the bound.
-    assert event == dict({k: v for k, v in first["slow"].items() if k != "changes"}, type="timeout", timeout=1.5)
+    # The fields of a migration event (as they are now), no `changes`, the bound, and the planner's
+    # decision: cancel the migration and roll back to the node the VMI runs on.
+    plan_fields = ("type", "changes", "action", "reason", "source_chassis", "target_chassis", "cancel", "timeout")
+    assert {k: v for k, v in event.items() if k not in plan_fields} == {
+        k: v for k, v in first["slow"].items() if k not in plan_fields}
+    assert (event["action"], event["cancel"], event["source_chassis"], event["target_chassis"], event["timeout"]) == (
+        "rollback", True, "hv1", None, 1.5)
+    assert "in flight for more than 1.5 s" in event["reason"]
     assert (event["type"], event["vmim_uid"], event["vmi"], event["phase"], event["in_flight"], event["source_node"],
             event["target_node"], event["migration_timeout"]) == (
         "timeout", slow["metadata"]["uid"], "vm1", "Running", True, "hv1", "hv2", 1.5)
@@ -182,7 +189,7 @@ def test_a_deleted_or_deleting_migration_does_not_time_out(k8s_emulator, run_sou
     assert [e["vmim"] for e in migrations(run, 0.3)] == ["m1"]
     k8s_emulator.delete("virtualmachineinstancemigrations", "ns1", "m1")
     events = migrations(run, 1.5)
-    assert [(e["type"], e["deleted"]) for e in events] == [("migration", True)]
+    assert [(e["type"], e["deleted"], e["action"], e["cancel"]) for e in events] == [("migration", True, "rollback", False)]
 
 
 def test_target_scheduled_at_is_the_pods_scheduling_time(k8s_emulator, run_source):

@@ -14,13 +14,17 @@ def test_start_emits_each_migration_in_flight_with_every_field(k8s_emulator, run
     make_vmi(k8s_emulator, "ns1", "vm2", "hv3")
     make_vmim(k8s_emulator, "ns1", "old", "vm2", phase="Succeeded", ended_ago=3600)
     run = run_source()
-    assert run.next_event() == {
+    event = run.next_event()
+    assert event.pop("reason").startswith("migration m1 (Running): bind on hv1 and hv2")
+    assert event == {
         "type": "migration", "vmim": "m1", "vmim_uid": vmim["metadata"]["uid"], "vmi": "vm1", "namespace": "ns1",
         "phase": "Running", "in_flight": True, "deleted": False, "source_node": "hv1", "target_node": "hv2",
         "target_pod": "virt-launcher-vm1-target", "migration_state_matches": True,
         "network_opt": "", "migration_timeout": None, "target_scheduled_at": None,
         "changes": ["vmim", "vmim_uid", "vmi", "namespace", "phase", "in_flight", "deleted", "source_node",
                     "target_node", "target_pod", "migration_state_matches"],
+        # The planner's decision for the VMI: the first event after a start acts (replay).
+        "action": "prepare", "source_chassis": "hv1", "target_chassis": "hv2", "cancel": False, "timeout": None,
     }
     # The migration that ended an hour ago is history: not replayed.
     assert run.events_for(QUIET) == []
@@ -49,7 +53,9 @@ def test_a_whole_migration_gives_one_event_per_meaningful_change(kubevirt_sim, r
     assert [e["phase"] for e in events[1:] if "phase" in e["changes"]] == HAPPY
     # Every event differs from the one before it in the fields it says changed, and only in those.
     # (network_opt, migration_timeout and target_scheduled_at ride along: never a change of their own.)
-    riding = ("type", "changes", "network_opt", "migration_timeout", "target_scheduled_at")
+    # (Nor do the planner's fields: they say what to do, once per action.)
+    riding = ("type", "changes", "network_opt", "migration_timeout", "target_scheduled_at",
+              "action", "reason", "source_chassis", "target_chassis", "cancel", "timeout")
     fields = [k for k in events[0] if k not in riding]
     for before, after in zip(events, events[1:]):
         assert after["changes"] == [f for f in fields if before[f] != after[f]] != []
@@ -59,6 +65,11 @@ def test_a_whole_migration_gives_one_event_per_meaningful_change(kubevirt_sim, r
         "Scheduling", "hv2", ["target_node"])
     assert all(e["source_node"] == "hv1" and e["vmim"] == "mig1" and e["vmi"] == "vm1" for e in events)
     assert events[-1]["in_flight"] is False and events[-1]["migration_state_matches"] is True
+    # One action per step of the migration, edge-triggered: pin while no target pod is scheduled,
+    # prepare once the target is known, cutover once it succeeded; "none" on every other event.
+    acted = [(e["phase"], e["action"], e["source_chassis"], e["target_chassis"]) for e in events if e["action"] != "none"]
+    assert acted == [(None, "pin", "hv1", None), ("Scheduling", "prepare", "hv1", "hv2"),
+                     ("Succeeded", "cutover", None, "hv2")], acted
     assert run.events_for(QUIET, where=lambda e: e["type"] == "migration") == []
 
 
@@ -103,7 +114,7 @@ def test_a_restarted_source_picks_up_where_it_was(k8s_emulator, run_source):
     second.stop()
     set_phase(k8s_emulator, vmim, "Succeeded")               # it ends while no source runs
     third = run_source()
-    assert [(e["vmim"], e["phase"]) for e in third.events_for(QUIET)] == [("m1", "Succeeded")]
+    assert [(e["vmim"], e["phase"], e["action"]) for e in third.events_for(QUIET)] == [("m1", "Succeeded", "cutover")]
 
 
 def test_410_gone_relists_and_emits_what_changed_meanwhile(k8s_emulator, run_source, caplog):

@@ -126,7 +126,6 @@ import asyncio
 import logging
 import os
 import sys
-from datetime import timedelta
 
 
 def _put_collection_on_path():
@@ -158,382 +157,23 @@ def _put_collection_on_path():
 _put_collection_on_path()
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError  # noqa: E402
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import (  # noqa: E402
-    AUTH_ENV, BOOL_OPTIONS, POD, VMI, VMIM, auth_from_env, connect,
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import POD, VMI, VMIM, connect  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.migration_view import (  # noqa: E402
+    MigrationView, PrepareBatcher, whole_seconds,
+)
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.source_options import (  # noqa: E402,F401
+    SourceOptionError, parse_options,
+)
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (  # noqa: E402
+    MIGRATION_JOB_LABEL,
 )
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.watch import ResourceWatcher  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.timestamps import (  # noqa: E402
-    parse_time, seconds_time, utcnow,
-)
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (  # noqa: E402
-    FINAL_PHASES, MIGRATION_JOB_LABEL, PHASES, migration_record,
-)
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import (  # noqa: E402
-    ENABLED_ANNOTATION, OPT_OUT, annotation_errors, effective_timeout, in_scope, network_opt, scope_error,
+    seconds_time, utcnow,
 )
 
 LOG = logging.getLogger("kubeovn.live_migration.vmim_events")
-
-# The fields of a migration event; a change in any of them is a meaningful change.
-EVENT_FIELDS = ("vmim", "vmim_uid", "vmi", "namespace", "phase", "in_flight", "deleted", "source_node",
-                "target_node", "target_pod", "migration_state_matches")
-# Carried by every migration event with their current value, but not a reason to emit one: the
-# rules act on the fields above; these describe the VM (its opt and timeout) and the migration's timing.
-CONTEXT_FIELDS = ("network_opt", "migration_timeout", "target_scheduled_at")
-SOURCE_OPTIONS = ("namespaces", "label_selector", "phases", "scope", "migration_timeout", "prepare_batch_window",
-                  "heartbeat", "replay_ended_within", "retry_max_delay")
 FIRST_RETRY_DELAY = 0.1
-
-
-class SourceOptionError(ValueError):
-    """A source argument is wrong: the message says which and why."""
-
-
-# ---- options ---------------------------------------------------------------------------------
-
-def _as_list(name, value):
-    if value in (None, ""):
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return [v.strip() for v in value if v.strip()]
-    raise SourceOptionError("%s must be a list of strings or a comma-separated string, not %r" % (name, value))
-
-
-def _as_seconds(name, value, default):
-    if value in (None, ""):
-        return default
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise SourceOptionError("%s must be a number of seconds, not %r" % (name, value))
-    if seconds < 0:
-        raise SourceOptionError("%s must not be negative, not %r" % (name, value))
-    return seconds
-
-
-def _as_bool(name, value):
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise SourceOptionError("%s must be a boolean, not %r" % (name, value))
-
-
-def parse_options(args):
-    """Check the source arguments; returns (options, auth). Raises SourceOptionError."""
-    args = dict(args or {})
-    # ansible-rulebook adds its own eda_* arguments (eda_feedback_queue...): not ours to check.
-    unknown = sorted(k for k in args if k not in SOURCE_OPTIONS and k not in AUTH_ENV and not k.startswith("eda_"))
-    if unknown:
-        raise SourceOptionError("unknown option(s) %s for kubeovn.live_migration.vmim_events; valid options: %s"
-                                % (", ".join(unknown), ", ".join(SOURCE_OPTIONS + tuple(sorted(AUTH_ENV)))))
-    phases = _as_list("phases", args.get("phases"))
-    wrong = [p for p in phases if p not in PHASES]
-    if wrong:
-        raise SourceOptionError("phases: unknown VMIM phase(s) %s; valid phases: %s"
-                                % (", ".join(wrong), ", ".join(PHASES)))
-    selector = args.get("label_selector")
-    if selector is not None and not isinstance(selector, str):
-        raise SourceOptionError("label_selector must be a string such as 'team=a,tier!=test', not %r" % (selector,))
-    scope = args.get("scope")
-    scope = scope.strip() if isinstance(scope, str) else scope
-    scope = scope or "all"
-    if scope_error(scope):
-        raise SourceOptionError(scope_error(scope))
-    options = {
-        "namespaces": _as_list("namespaces", args.get("namespaces")) or [None],
-        "scope": scope,
-        "migration_timeout": _as_seconds("migration_timeout", args.get("migration_timeout"), 0.0),
-        "prepare_batch_window": _as_seconds("prepare_batch_window", args.get("prepare_batch_window"), 0.0),
-        "label_selector": selector or None,
-        "phases": set(phases),
-        "heartbeat": _as_seconds("heartbeat", args.get("heartbeat"), 0.0),
-        "replay_ended_within": _as_seconds("replay_ended_within", args.get("replay_ended_within"), 300.0),
-        "retry_max_delay": _as_seconds("retry_max_delay", args.get("retry_max_delay"), 5.0) or 5.0,
-    }
-    # Explicit arguments win over the K8S_AUTH_* environment, as in kubernetes.core.
-    auth = auth_from_env()
-    for option in AUTH_ENV:
-        value = args.get(option)
-        if value in (None, ""):
-            continue
-        auth[option] = _as_bool(option, value) if option in BOOL_OPTIONS else value
-    return options, auth
-
-
-# ---- what the source knows -------------------------------------------------------------------
-
-def _key(obj):
-    meta = obj.get("metadata") or {}
-    return meta.get("namespace"), meta.get("name")
-
-
-def _ended_at(vmim):
-    """When the VMIM reached its final phase (datetime, UTC), or None."""
-    for stamp in reversed((vmim.get("status") or {}).get("phaseTransitionTimestamps") or ()):
-        if stamp.get("phase") in FINAL_PHASES and stamp.get("phaseTransitionTimestamp"):
-            return parse_time(stamp["phaseTransitionTimestamp"])
-    return None
-
-
-class MigrationView(object):
-    """VMIMs, VMIs and target pods as last seen, and the last event sent per VMIM.
-
-    load() takes the first lists, apply() one watch event, resync() fresh lists after a 410; each
-    returns the migration events caused: only those whose fields differ from the last event sent
-    for that VMIM. due() returns the timeout events whose time has come. Pure bookkeeping: no I/O
-    (the clock is a parameter).
-
-    Scope: a migration whose VMI is out of scope is not followed (no event, no timeout) until the
-    VMI comes into scope; then its first event lists every field as changed, as on a start. A
-    migration already followed keeps its events until it ends even if its VMI goes out of scope:
-    what was prepared for it must still be cut over or rolled back.
-    """
-
-    def __init__(self, phases=(), replay_ended_within=300.0, scope="all", migration_timeout=0.0, clock=utcnow):
-        self.phases = set(phases or ())
-        self.replay_ended_within = replay_ended_within
-        self.scope = scope
-        self.migration_timeout = migration_timeout
-        self.clock = clock
-        self.vmims = {}        # (namespace, name) -> VMIM
-        self.vmis = {}         # (namespace, name) -> VMI
-        self.pods = {}         # (namespace, name) -> target pod
-        self.sent = {}         # VMIM uid -> last event (or what it would have been, when filtered out)
-        self.skipped = {}      # VMIM uid -> why it is not followed (its VMI is out of scope)
-        self.since = {}        # VMIM uid -> ((namespace, name), when its time started): followed, in flight
-        self.timed_out = set()  # VMIM uids whose timeout event was emitted
-        self.warned = {}       # (namespace, vmi) -> the annotation errors last logged for that VMI
-
-    # -- the event of one VMIM
-
-    def _vmi_of(self, vmim):
-        namespace, _unused = _key(vmim)
-        return self.vmis.get((namespace, (vmim.get("spec") or {}).get("vmiName")))
-
-    def event_for(self, vmim, deleted=False):
-        vmi = self._vmi_of(vmim)
-        self._warn_annotations(vmi)
-        record = migration_record(vmim, vmi, self._pods_of(vmim))
-        return {
-            "type": "migration",
-            "vmim": record["name"],
-            "vmim_uid": record["uid"],
-            "vmi": record["vmi"],
-            "namespace": record["namespace"],
-            "phase": record["phase"],
-            "in_flight": record["in_flight"],
-            "deleted": bool(deleted or (vmim.get("metadata") or {}).get("deletionTimestamp")),
-            "source_node": record["source_node"],
-            "target_node": record["target_node"],
-            "target_pod": record["target_pod"],
-            "migration_state_matches": record["migration_state_matches"],
-            "network_opt": network_opt(vmi),
-            "migration_timeout": _whole(effective_timeout(vmi, self.migration_timeout)),
-            "target_scheduled_at": record["target_scheduled_at"],
-        }
-
-    def _warn_annotations(self, vmi):
-        if vmi is None:
-            return
-        errors = tuple(annotation_errors(vmi))
-        key = _key(vmi)
-        if errors != self.warned.get(key, ()):
-            for error in errors:
-                LOG.warning("%s", error)
-            self.warned[key] = errors
-
-    def _pods_of(self, vmim):
-        namespace, _unused = _key(vmim)
-        uid = (vmim.get("metadata") or {}).get("uid")
-        return [p for (ns, _unused), p in self.pods.items()
-                if ns == namespace and ((p.get("metadata") or {}).get("labels") or {}).get(MIGRATION_JOB_LABEL) == uid]
-
-    def _out_of_scope_reason(self, event):
-        """Why the migration of this event is not ours to act on, or None when it is."""
-        if in_scope(event["network_opt"], self.scope):
-            return None
-        vmi = self.vmis.get((event["namespace"], event["vmi"]))
-        errors = [e for e in annotation_errors(vmi) if ENABLED_ANNOTATION in e]
-        if errors:
-            return errors[0]
-        if event["network_opt"] == OPT_OUT:
-            return 'VMI %s/%s is opted out (%s: "false")' % (event["namespace"], event["vmi"], ENABLED_ANNOTATION)
-        return 'VMI %s/%s is not opted in (%s: "true") and the scope is %s' % (
-            event["namespace"], event["vmi"], ENABLED_ANNOTATION, self.scope)
-
-    def _emit(self, event, out):
-        """Append `event` to `out` if it says something new about a migration in scope; remember it."""
-        uid = event["vmim_uid"]
-        last = self.sent.get(uid)
-        reason = self._out_of_scope_reason(event)
-        if reason is not None and (last is None or not last["in_flight"]):
-            if self.skipped.get(uid) != reason:
-                LOG.debug("no events for migration %s/%s: %s", event["namespace"], event["vmim"], reason)
-            self.skipped[uid] = reason
-            return
-        if last is None and self.skipped.pop(uid, None) is not None and not event["in_flight"]:
-            # It came into scope after it ended while out of scope: nothing of ours to finish.
-            self.sent[uid] = event
-            return
-        changes = [f for f in EVENT_FIELDS if last is None or last.get(f) != event.get(f)]
-        if not changes:
-            return
-        self.sent[uid] = event
-        if event["in_flight"] and not event["deleted"]:
-            self.since.setdefault(uid, ((event["namespace"], event["vmim"]), self._start_of(event)))
-        else:
-            self.since.pop(uid, None)
-        wanted = not self.phases or event["phase"] in self.phases or (event["deleted"] and event["in_flight"])
-        if wanted:
-            out.append(dict(event, changes=changes))
-
-    def _start_of(self, event):
-        """When a migration's time starts: its creation, or now if the source follows it only later."""
-        now = self.clock()
-        vmim = self.vmims.get((event["namespace"], event["vmim"])) or {}
-        created = parse_time((vmim.get("metadata") or {}).get("creationTimestamp"))
-        return max(created, now) if created else now
-
-    def _refresh(self, keys, out):
-        for key in sorted(keys, key=lambda k: (k[0] or "", k[1] or "")):
-            vmim = self.vmims.get(key)
-            if vmim is not None:
-                self._emit(self.event_for(vmim), out)
-
-    def _vmims_of_vmi(self, namespace, vmi):
-        return [k for k, v in self.vmims.items() if k[0] == namespace and (v.get("spec") or {}).get("vmiName") == vmi]
-
-    def _vmim_of_pod(self, pod):
-        namespace, _unused = _key(pod)
-        uid = ((pod.get("metadata") or {}).get("labels") or {}).get(MIGRATION_JOB_LABEL)
-        return [k for k, v in self.vmims.items() if k[0] == namespace and (v.get("metadata") or {}).get("uid") == uid]
-
-    # -- start
-
-    def load(self, vmims, vmis, pods, now=None):
-        """The initial lists: events for every migration in flight (and recently ended), oldest first."""
-        self.vmis = dict((_key(o), o) for o in vmis)
-        self.pods = dict((_key(o), o) for o in pods)
-        self.vmims = dict((_key(o), o) for o in vmims)
-        now = now or self.clock()
-        out = []
-        for vmim in sorted(vmims, key=lambda o: ((o.get("metadata") or {}).get("creationTimestamp") or "",) + tuple(
-                x or "" for x in _key(o))):
-            event = self.event_for(vmim)
-            if event["in_flight"] or self._recently_ended(vmim, now):
-                self._emit(event, out)
-            else:
-                self.sent[event["vmim_uid"]] = event  # history: remembered, not replayed
-        return out
-
-    def _recently_ended(self, vmim, now):
-        ended = _ended_at(vmim)
-        return ended is not None and (now - ended).total_seconds() <= self.replay_ended_within
-
-    # -- changes
-
-    def apply(self, resource, kind, payload):
-        """One watch event (ADDED, MODIFIED, DELETED) of `resource` ("vmim", "vmi", "pod")."""
-        out = []
-        store = self._store(resource)
-        key = _key(payload)
-        if kind == "DELETED":
-            store.pop(key, None)
-        else:
-            store[key] = payload
-        if resource == "vmim":
-            if kind == "DELETED":
-                self._vmim_deleted(payload, out)
-            else:
-                self._emit(self.event_for(payload), out)
-        elif resource == "vmi":
-            self._refresh(self._vmims_of_vmi(key[0], key[1]), out)
-        else:
-            self._refresh(self._vmim_of_pod(payload), out)
-        return out
-
-    def resync(self, lists, namespace=None):
-        """Fresh lists {"vmim": [...], "vmi": [...], "pod": [...]} of `namespace` (None: every one),
-        after a watch expired: replace what was known there and return the events for what changed
-        meanwhile, deletions included."""
-        out = []
-        for resource in ("vmi", "pod", "vmim"):
-            store = self._store(resource)
-            for key in [k for k in store if namespace is None or k[0] == namespace]:
-                old = store.pop(key)
-                if resource == "vmim" and key not in set(_key(o) for o in lists[resource]):
-                    self._vmim_deleted(old, out)
-            store.update((_key(o), o) for o in lists[resource])
-        self._refresh([k for k in self.vmims if namespace is None or k[0] == namespace], out)
-        return out
-
-    def _store(self, resource):
-        return {"vmim": self.vmims, "vmi": self.vmis, "pod": self.pods}[resource]
-
-    def _vmim_deleted(self, vmim, out):
-        uid = (vmim.get("metadata") or {}).get("uid")
-        last = self.sent.get(uid)
-        event = self.event_for(vmim, deleted=True)
-        if last is None or last["in_flight"]:
-            self._emit(event, out)
-        # Gone (or ended before it went: nothing left to do for it).
-        for known in (self.sent, self.skipped, self.since):
-            known.pop(uid, None)
-        self.timed_out.discard(uid)
-
-    def in_flight(self):
-        return sum(1 for e in self.sent.values() if e["in_flight"] and not e["deleted"])
-
-    # -- timeouts
-
-    def _deadlines(self):
-        """(deadline, uid, key) of each followed migration in flight that has a timeout, not yet
-        timed out and whose VMI is in scope now (a timeout cancels the migration: never for a VM
-        that opted out meanwhile)."""
-        found = []
-        for uid, (key, start) in self.since.items():
-            vmim = self.vmims.get(key)
-            if uid in self.timed_out or vmim is None or (vmim.get("metadata") or {}).get("uid") != uid:
-                continue
-            vmi = self._vmi_of(vmim)
-            seconds = effective_timeout(vmi, self.migration_timeout)
-            if seconds and in_scope(network_opt(vmi), self.scope):
-                found.append((start + timedelta(seconds=seconds), uid, key))
-        return found
-
-    def next_deadline(self):
-        """The earliest time at which due() may have something to emit, or None."""
-        return min((d[0] for d in self._deadlines()), default=None)
-
-    def due(self, now=None):
-        """One `timeout` event per followed migration still in flight past its deadline, once."""
-        now = now or self.clock()
-        out = []
-        for deadline, uid, key in sorted(self._deadlines(), key=lambda d: (d[0], d[2])):
-            if deadline > now:
-                continue
-            event = self.event_for(self.vmims[key])
-            if not event["in_flight"] or event["deleted"]:
-                self.since.pop(uid, None)   # ended meanwhile: its own event says so
-                continue
-            self.timed_out.add(uid)
-            LOG.info("migration %s/%s of VMI %s has been in flight for more than %s s", event["namespace"],
-                     event["vmim"], event["vmi"], event["migration_timeout"])
-            out.append(dict(event, type="timeout", timeout=event["migration_timeout"]))
-        return out
-
-
-def _whole(seconds):
-    """Seconds as an int when whole (annotations always are; the source option may be 0.5)."""
-    if seconds is None:
-        return None
-    return int(seconds) if float(seconds).is_integer() else seconds
 
 
 # ---- the Kubernetes side -----------------------------------------------------------------------
@@ -583,46 +223,6 @@ def _follows(options):
             Follow("pod", POD, namespace, MIGRATION_JOB_LABEL),
         ]
     return groups
-
-
-BATCH_FIELDS = ("vmim", "vmim_uid", "vmi", "namespace", "source_node", "target_node", "network_opt",
-                "target_scheduled_at")
-
-
-def wants_prepare(event):
-    """The rulebook's prepare condition: a migration in flight whose nodes became known or changed."""
-    changes = event.get("changes") or ()
-    return (event["type"] == "migration" and event["in_flight"] and not event["deleted"]
-            and bool(event["source_node"]) and bool(event["target_node"])
-            and ("target_node" in changes or "source_node" in changes))
-
-
-class PrepareBatcher(object):
-    """Gathers the prepare-worthy events of `window` seconds into one `prepare_batch` event.
-
-    The first such event opens the window; a VMI seen twice keeps its latest nodes."""
-
-    def __init__(self, window):
-        self.window = window
-        self.pending = {}
-        self.deadline = None
-
-    def offer(self, event, now):
-        """Mark `event` batched (and keep it) when batching applies to it."""
-        if not self.window or not wants_prepare(event):
-            return event
-        self.pending[(event["namespace"], event["vmi"])] = dict((k, event.get(k)) for k in BATCH_FIELDS)
-        if self.deadline is None:
-            self.deadline = now + self.window
-        return dict(event, batched=True)
-
-    def due(self, now):
-        """The batch event once the window has passed, else None."""
-        if self.deadline is None or now < self.deadline:
-            return None
-        migrations = [self.pending[key] for key in sorted(self.pending)]
-        self.pending, self.deadline = {}, None
-        return {"type": "prepare_batch", "migrations": migrations, "count": len(migrations)}
 
 
 class VmimEventSource(object):
@@ -691,7 +291,7 @@ class VmimEventSource(object):
         self.client = connect(self.auth)  # configuration errors end the source: they need a fix
         LOG.info("following VirtualMachineInstanceMigrations at %s in %s (scope %s, migration timeout %s)",
                  self.client.host, ", ".join(n or "every namespace" for n in self.groups), self.options["scope"],
-                 "%s s" % _whole(self.options["migration_timeout"]) if self.options["migration_timeout"] else "off")
+                 "%s s" % whole_seconds(self.options["migration_timeout"]) if self.options["migration_timeout"] else "off")
         try:
             every = {"vmim": [], "vmi": [], "pod": []}
             for namespace in self.groups:
