@@ -97,6 +97,15 @@ def _timed_out(migration, vmi, now, default_timeout, since):
     return seconds if (now - start).total_seconds() > seconds else None
 
 
+def _activated_at(vmi, migration):
+    """When KubeVirt saw the domain ready on the target (the VM resumed there and sent its RARP), if the
+    VMI's migration state is this migration's."""
+    state = (vmi or {}).get("migration_state") or {}
+    if migration and state.get("migrationUid") == migration.get("uid"):
+        return state.get("targetNodeDomainReadyTimestamp") or None
+    return None
+
+
 def _result(action, vmi, reason, migration=None, source=None, target=None, ports=None, cancel=False, timed_out=None):
     """The plan; `none` when the ports (if known) already are what the action would write."""
     desired = _desired(action, source, target)
@@ -122,6 +131,9 @@ def _result(action, vmi, reason, migration=None, source=None, target=None, ports
         "migration_uid": migration.get("uid"),
         "phase": migration.get("phase"),
         "target_scheduled_at": migration.get("target_scheduled_at"),
+        "source_node": migration.get("source_node"),
+        "target_node": migration.get("target_node"),
+        "activated_at": _activated_at(vmi, migration),
         "cancel": bool(cancel),
         "timeout": timed_out,
         "record_reason": record_reason if action != "none" else None,
@@ -129,19 +141,20 @@ def _result(action, vmi, reason, migration=None, source=None, target=None, ports
     }
 
 
-def plan(vmi, migrations=(), ports=None, scope="all", now=None, default_timeout=None, since=None, marked=None):
+def plan(vmi, migrations=(), ports=None, scope="all", now=None, default_timeout=None, since=None, marked=False):
     """One action for the VMI's ports.
 
     vmi          vmim_record.vmi_summary() of the VMI (exists, node, migration_state, network_opt,
                  migration_timeout); name and namespace are echoed in the plan.
     migrations   vmim_record.migration_record() of its VMIMs, any order; a record with
-                 `deleted: true` is a VMIM deleted while the caller followed it.
+                 `deleted: true` is a VMIM deleted while the caller followed it (`timed_out`: seconds,
+                 when the caller cancelled it for running out of time).
     ports        None when unknown, else the VMI's ports, each with `options` holding our two keys.
     scope        "all" or "opted_in" (vmi_scope).
     now          an aware datetime to check timeouts against, or None to check none.
     default_timeout, since   the cluster-wide timeout (seconds) and {uid: datetime} first followed.
-    marked       whether the caller knows that the ports carry our marks (the EDA source prepared them)
-                 when `ports` is None; an out-of-scope VMI is only acted on when they do.
+    marked       whether the caller knows that the collection marked the ports (the EDA source prepared
+                 them); an out-of-scope VMI is only acted on then.
     """
     vmi = vmi or {}
     ref = "%s/%s" % (vmi.get("namespace") or "-", vmi.get("name") or "-")
@@ -158,10 +171,11 @@ def plan(vmi, migrations=(), ports=None, scope="all", now=None, default_timeout=
     if not in_scope(vmi.get("network_opt") or "", scope):
         why = "VMI %s is out of scope (%s, scope %s)" % (ref, vmi.get("network_opt") or "not opted in", scope)
         # Undoing the collection's own marks ignores scope (a VM opted out mid-migration is still
-        # followed to its end); anything else is left to the VM's owner.
-        if not (marked if marked is not None else carries_marks(ports)):
+        # followed to its end). Marks found on the ports alone may be Kube-OVN's own (its
+        # live-migration optimisation writes the same keys): left to the VM's owner.
+        if not marked:
             return _result("none", vmi, why, records[0] if records else None)
-        why += ", but its ports carry migration marks"
+        why += ", but the collection marked its ports"
 
     in_flight = [r for r in records if r.get("in_flight") and not r.get("deleted")]
     if in_flight:
@@ -223,7 +237,7 @@ def _settled(vmi, records, ports, why):
             return _result("none", vmi, prefix + "migration %s %s, but the VMI runs on no node"
                            % (newest.get("name"), how), newest)
         return _result("rollback", vmi, prefix + "migration %s %s: bind on %s only" % (newest.get("name"), how, back),
-                       newest, source=back, ports=ports)
+                       newest, source=back, ports=ports, timed_out=newest.get("timed_out"))
     if ports is None:
         return _result("none", vmi, prefix + "no migration of the VMI", newest)
     # Reconcile: two chassis, an activation strategy, or a pin that is not the VMI's node. A port

@@ -55,6 +55,49 @@ options:
       - How many seconds O(wait_for) waits before the module fails; the result still carries the last state seen.
     type: int
     default: 120
+  plan:
+    description:
+      - Also decide what the ports of each VMI in play should be now, with the collection's one planner
+        (the same decision the EDA source puts on its events), and return it in RV(plans).
+      - The VMIs in play are O(vmi), O(vmis), the VMI of O(name); else every VMI with a migration in flight
+        (in O(namespace), or in every namespace), every VMI owning one of O(ports) and every VMI of O(deleted_migrations).
+      - With O(wait_for=target_scheduled), the wait only happens while a migration is in flight without a target,
+        and a migration that ends or is deleted meanwhile is no failure - the plan says what to do about it. A
+        timeout still fails.
+    type: bool
+    default: false
+  vmis:
+    description:
+      - VirtualMachineInstances to plan for (O(plan)), for example the VMIs of a batch - names in O(namespace),
+        or C(namespace/name) (without O(namespace), the migrations of every namespace are read).
+    type: list
+    elements: str
+  scope:
+    description:
+      - Which VMIs the plan may act on - every VMI not opted out (V(all)) or only opted-in ones (V(opted_in)).
+      - Marks the collection left on the ports of a VMI out of scope are still undone.
+    type: str
+    choices: [all, opted_in]
+    default: all
+  ports:
+    description:
+      - The VMIs' ports as M(kubeovn.live_migration.ovn_lsp_info) returns them (C(name), C(vmi), C(namespace),
+        C(options)), so that the plan knows what they carry now. A VMI with no port listed has unknown ports.
+    type: list
+    elements: dict
+  deleted_migrations:
+    description:
+      - Migrations the caller deleted before they ended, as M(kubeovn.live_migration.vmim) O(state=absent) returns
+        them in C(migrations); the plan rolls their VMIs back.
+    type: list
+    elements: dict
+    default: []
+  timed_out:
+    description:
+      - Whether the caller deleted O(deleted_migrations) because they ran out of time (the plan then records
+        C(NetworkTimedOut)).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -78,6 +121,22 @@ EXAMPLES = r"""
     name: "{{ scheduled.migrations[0].name }}"
     wait_for: [Succeeded, Failed]
     wait_timeout: 600
+
+- name: What the ports of db-0 need now (the decision the roles and the EDA source act on)
+  kubeovn.live_migration.vmim_info:
+    namespace: vms
+    vmi: db-0
+    plan: true
+  register: db0_plan
+
+- name: Act on it
+  kubeovn.live_migration.ovn_lsp:
+    vmi: db-0
+    namespace: vms
+    state: "{{ db0_plan.plans[0].state }}"
+    source_chassis: "{{ db0_plan.plans[0].source_chassis | default(omit, true) }}"
+    target_chassis: "{{ db0_plan.plans[0].target_chassis | default(omit, true) }}"
+  when: db0_plan.plans[0].action != 'none'
 
 - name: Migrations of the whole cluster that carry a label
   kubeovn.live_migration.vmim_info:
@@ -149,6 +208,62 @@ migrations:
     created:
       description: Creation time of the VMIM.
       type: str
+plans:
+  description:
+    - With O(plan), one decision per VMI in play, sorted by namespace and VMI name.
+  returned: when O(plan=true)
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: What the ports need - V(pin), V(prepare), V(cutover), V(rollback), V(repair) or V(none).
+      type: str
+      sample: prepare
+    state:
+      description: The M(kubeovn.live_migration.ovn_lsp) O(kubeovn.live_migration.ovn_lsp#module:state) that does it, or null.
+      type: str
+      sample: prepared
+    source_chassis:
+      description: The chassis to keep (pin, prepare, rollback, repair), or null.
+      type: str
+    target_chassis:
+      description: The chassis to add or move to (prepare, cutover), or null.
+      type: str
+    reason:
+      description: Why, in words.
+      type: str
+      sample: "migration db-0-migration-x7k2q (Scheduled): bind on node-a and node-b, target activated by the VM's RARP"
+    vmi:
+      description: Name of the VMI.
+      type: str
+    namespace:
+      description: Namespace of the VMI.
+      type: str
+    migration:
+      description: The migration the decision is about, or null.
+      type: str
+    migration_uid:
+      description: Its uid, or null.
+      type: str
+    phase:
+      description: Its phase, or null.
+      type: str
+    target_scheduled_at:
+      description: When its target pod was scheduled, or null.
+      type: str
+    cancel:
+      description: Whether the migration must be cancelled first (it ran out of time).
+      type: bool
+    timeout:
+      description: The timeout in seconds that ran out, or null.
+      type: int
+    record_reason:
+      description: The Kubernetes Event reason to post once the ports changed, or null.
+      type: str
+      sample: NetworkPrepared
+    outcome:
+      description: The outcome to count in the metrics once the ports changed, or null.
+      type: str
 vmi:
   description: The VirtualMachineInstance named by O(vmi).
   returned: when O(vmi) is given
@@ -197,6 +312,7 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_se
     TARGET_SCHEDULED, MigrationWaitError, VmimService,
 )
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import PHASES
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import SCOPES
 
 
 def check_options(params):
@@ -207,6 +323,14 @@ def check_options(params):
         raise ModuleError("wait_for needs the migration to wait for: set name, or vmi (with namespace)")
     if params["wait_timeout"] <= 0:
         raise ModuleError("wait_timeout must be a positive number of seconds, not %s" % params["wait_timeout"])
+    if params["vmis"] and (params["name"] or params["vmi"]):
+        raise ModuleError("vmis cannot be combined with name or vmi")
+    if not params["namespace"] and any("/" not in v for v in params["vmis"] or ()):
+        raise ModuleError("vmis: without namespace, name each VMI as namespace/name")
+    for index, port in enumerate(params["ports"] or ()):
+        if not isinstance(port.get("options"), dict) or not port.get("name"):
+            raise ModuleError("ports[%d] must be a port as ovn_lsp_info returns it, with name, vmi, namespace and "
+                              "options" % index)
 
 
 def main_logic(module):
@@ -217,20 +341,43 @@ def main_logic(module):
     label_selector = ",".join(params["label_selectors"]) or None
     result = dict(changed=False)
     wait_for = params["wait_for"] or []
-    if wait_for:
+    if wait_for and not (params["plan"] and wait_for == [TARGET_SCHEDULED]
+                         and not awaiting_target(service.migrations(namespace, name, vmi, label_selector))):
         try:
             service.wait_for(namespace, name=name, vmi=vmi, phases=[p for p in wait_for if p in PHASES],
                              target_scheduled=TARGET_SCHEDULED in wait_for, timeout=params["wait_timeout"],
                              label_selector=label_selector)
         except MigrationWaitError as err:
-            details = dict(migrations=err.records)
-            if vmi:
-                details["vmi"] = service.vmi_summary(namespace, vmi)
-            raise ModuleError(err.msg, **details)
+            # Planning: a migration that ended or went away meanwhile is what the plan is about.
+            if err.timeout or not params["plan"]:
+                details = dict(migrations=err.records)
+                if vmi:
+                    details["vmi"] = service.vmi_summary(namespace, vmi)
+                raise ModuleError(err.msg, **details)
     result["migrations"] = service.migrations(namespace, name, vmi, label_selector)
     if vmi:
         result["vmi"] = service.vmi_summary(namespace, vmi)
+    if params["plan"]:
+        result["plans"] = service.plans(namespace, plan_targets(params, result["migrations"]), params["ports"],
+                                        params["scope"], params["deleted_migrations"], params["timed_out"])
     return result
+
+
+def awaiting_target(records):
+    """Whether a migration is in flight without a target node yet (worth waiting for)."""
+    return any(r["in_flight"] and not r["target_node"] for r in records)
+
+
+def plan_targets(params, migrations):
+    """[(namespace, vmi)] to plan for, or None for every VMI in play."""
+    namespace = params["namespace"]
+    if params["vmi"]:
+        return [(namespace, params["vmi"])]
+    if params["vmis"]:
+        return [tuple(v.split("/", 1)) if "/" in v else (namespace, v) for v in params["vmis"]]
+    if params["name"]:
+        return [(namespace, m["vmi"]) for m in migrations[:1]]
+    return None
 
 
 def main():
@@ -242,6 +389,12 @@ def main():
             label_selectors=dict(type="list", elements="str", default=[]),
             wait_for=dict(type="list", elements="str", choices=list(PHASES) + [TARGET_SCHEDULED]),
             wait_timeout=dict(type="int", default=120),
+            plan=dict(type="bool", default=False),
+            vmis=dict(type="list", elements="str"),
+            scope=dict(type="str", default="all", choices=list(SCOPES)),
+            ports=dict(type="list", elements="dict"),
+            deleted_migrations=dict(type="list", elements="dict", default=[]),
+            timed_out=dict(type="bool", default=False),
         ),
         shared=("k8s_auth",),
         required_by=dict(name="namespace", vmi="namespace"),

@@ -12,6 +12,7 @@ import time
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import POD, VMI, VMIM
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.watch import ResourceWatcher
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.migration_plan import plan
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (
     FINAL_PHASES, MIGRATION_JOB_LABEL, is_in_flight, migration_body, migration_record, name_of, newest_first,
     phase_of, target_pod_of, uid_of, vmi_name_of, vmi_summary,
@@ -23,8 +24,9 @@ TARGET_SCHEDULED = "target_scheduled"
 class MigrationWaitError(KubernetesError):
     """A wait that ended without its condition; `records` holds the last state seen."""
 
-    def __init__(self, msg, records=()):
+    def __init__(self, msg, records=(), timeout=False):
         self.records = [r for r in records if r]
+        self.timeout = timeout
         super(MigrationWaitError, self).__init__(msg, migration=self.records[0] if self.records else None)
 
 
@@ -51,9 +53,10 @@ class VmimService(object):
     def vmi_summary(self, namespace, name):
         return vmi_summary(namespace, name, self.get_vmi(namespace, name))
 
-    def records(self, vmims):
-        """Records for raw VMIMs: one GET per distinct VMI, one pod list per namespace."""
-        vmis = {}
+    def records(self, vmims, vmis=None):
+        """Records for raw VMIMs: one GET per distinct VMI (none for those in the `vmis` cache,
+        {(namespace, name): VMI or None}, which is filled), one pod list per namespace."""
+        vmis = {} if vmis is None else vmis
         pods = {}
         for vmim in vmims:
             namespace = (vmim.get("metadata") or {}).get("namespace")
@@ -70,6 +73,46 @@ class VmimService(object):
 
     def record(self, vmim):
         return self.records([vmim])[0]
+
+    def plans(self, namespace=None, vmis=None, ports=None, scope="all", deleted=(), timed_out=None):
+        """The planner's decision for each VMI in play, sorted by namespace and name.
+
+        vmis     [(namespace, name)] to plan for; None: every VMI with a migration in flight, every
+                 VMI owning one of `ports`, and every VMI of a `deleted` record.
+        ports    ovn_lsp_info port dicts (vmi, namespace, options) whose options are known; a VMI with
+                 none listed has unknown ports.
+        deleted  records of VMIMs the caller deleted (cancelled) before they ended; `timed_out`
+                 (seconds) when that was for running out of time.
+        One VMIM list, one GET per VMI, one pod list per namespace."""
+        vmims = self.vmims(namespace)
+        by_vmi = {}
+        for vmim in vmims:
+            key = ((vmim.get("metadata") or {}).get("namespace"), vmi_name_of(vmim))
+            by_vmi.setdefault(key, []).append(vmim)
+        owned = {}
+        for port in ports or ():
+            if port.get("vmi") and port.get("namespace") and (namespace is None or port["namespace"] == namespace):
+                owned.setdefault((port["namespace"], port["vmi"]), []).append(port)
+        gone = {}
+        for record in deleted or ():
+            gone.setdefault((record.get("namespace"), record.get("vmi")), []).append(
+                dict(record, deleted=True, timed_out=timed_out))
+        if vmis is None:
+            wanted = set(k for k, items in by_vmi.items() if any(is_in_flight(v) for v in items))
+            wanted |= set(owned) | set(gone)
+        else:
+            wanted = set(vmis)
+        wanted = sorted(k for k in wanted if k[0] and k[1])
+        cache = dict((key, self.get_vmi(*key)) for key in wanted)
+        records = self.records([v for k in wanted for v in by_vmi.get(k, ())], cache)
+        result = []
+        for key in wanted:
+            summary = vmi_summary(key[0], key[1], cache[key])
+            mine = [r for r in records if (r["namespace"], r["vmi"]) == key]
+            known = set(r["uid"] for r in mine)
+            mine += [r for r in gone.get(key, ()) if r.get("uid") not in known]
+            result.append(plan(summary, mine, owned.get(key) if ports is not None else None, scope))
+        return result
 
     def migrations(self, namespace=None, name=None, vmi=None, label_selector=None):
         """Records of the matching VMIMs, newest first."""
@@ -157,7 +200,7 @@ class VmimService(object):
         problem = follow.connection_problem()
         if problem:
             msg += " (the watch could not reconnect: %s)" % problem
-        return MigrationWaitError(msg, [record])
+        return MigrationWaitError(msg, [record], timeout=True)
 
     def wait_deleted(self, namespace, names, timeout=120):
         """Block until none of the VMIMs `names` exists any more."""

@@ -256,7 +256,8 @@ def update_operations(ports, desired, comment=None):
 
 def port_report(port, desired):
     after = dict((k, desired[k]) for k in OWNED_KEYS)
-    return {"name": port.name, "before": port.owned, "after": after}
+    namespace, vmi = port.pod
+    return {"name": port.name, "namespace": namespace, "vmi": vmi, "before": port.owned, "after": after}
 
 
 # Applying.

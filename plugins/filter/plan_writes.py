@@ -1,0 +1,42 @@
+# Copyright: kubeovn.live_migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter `plan_writes`: the planner's decisions as ovn_lsp_batch items."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: plan_writes
+short_description: The writes the planner's decisions call for
+version_added: 0.1.0
+description:
+  - Takes the C(plans) of M(kubeovn.live_migration.vmim_info) and returns one
+    M(kubeovn.live_migration.ovn_lsp_batch) item per plan whose action is not V(none).
+options:
+  _input:
+    description: The plans.
+    type: list
+    elements: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Write what the plans call for, in one transaction
+  kubeovn.live_migration.ovn_lsp_batch:
+    vmis: "{{ read.plans | kubeovn.live_migration.plan_writes }}"
+  when: read.plans | kubeovn.live_migration.plan_writes | length > 0
+"""
+
+RETURN = r"""
+_value:
+  description: Items for M(kubeovn.live_migration.ovn_lsp_batch) O(kubeovn.live_migration.ovn_lsp_batch#module:vmis).
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.plan_steps import plan_writes
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"plan_writes": plan_writes}

@@ -1,0 +1,163 @@
+# Copyright: kubeovn.live_migration contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""From plans to the roles' next module calls, so that the roles hold no decisions in Jinja.
+
+    early_writes(migrations, scope)   an event's migrations -> ovn_lsp_batch items, written before the
+                                      migrations are read back (the target pod's CNI waits ~30 s)
+    plan_writes(plans)                the planner's decisions -> ovn_lsp_batch items
+    failure_records(migrations, ...)  a failed step -> record role items (Warning Event, outcome failed)
+    journey(finish, started, ...)     the migrate role's result
+    plan_outcome(plans, ports, now)   after the write: record role items (Event, metrics) for the decisions
+                                      whose ports changed, a one-line summary, the ports changed
+
+Pure functions (the filters of the same names wrap them): no I/O, the clock is a parameter.
+"""
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import in_scope
+
+
+def _key(item):
+    return (item.get("namespace"), item.get("vmi"))
+
+
+def early_writes(migrations, scope="all"):
+    """The prepare writes an event already justifies: both nodes known and different, VMI in scope
+    as the event saw it (network_opt). One item per VMI, the last one given wins."""
+    items = {}
+    for migration in migrations or ():
+        source, target = migration.get("source_node"), migration.get("target_node")
+        if not (migration.get("vmi") and migration.get("namespace") and source and target and source != target):
+            continue
+        if not in_scope(migration.get("network_opt") or "", scope):
+            continue
+        items[_key(migration)] = {"vmi": migration["vmi"], "namespace": migration["namespace"], "state": "prepared",
+                                  "source_chassis": source, "target_chassis": target}
+    return [items[k] for k in sorted(items)]
+
+
+def plan_writes(plans):
+    """One ovn_lsp_batch item per plan that writes something."""
+    return [{"vmi": p["vmi"], "namespace": p["namespace"], "state": p["state"],
+             "source_chassis": p.get("source_chassis"), "target_chassis": p.get("target_chassis")}
+            for p in plans or () if p.get("action") != "none" and p.get("state")]
+
+
+def _changed_ports(ports):
+    """{(namespace, vmi): [port names]} of the ports whose owned keys changed."""
+    changed = {}
+    for port in ports or ():
+        if port.get("before") != port.get("after"):
+            changed.setdefault(_key(port), []).append(port["name"])
+    return changed
+
+
+def _message(plan, names):
+    ports = ", ".join(names)
+    migration = plan.get("migration") or ""
+    if plan["action"] == "prepare":
+        return ("ports %s bound on %s and %s (target activated by the VM's RARP) for migration %s"
+                % (ports, plan["source_chassis"], plan["target_chassis"], migration))
+    if plan["action"] == "cutover":
+        return "ports %s bound on %s only after migration %s succeeded" % (ports, plan["target_chassis"], migration)
+    prefix = "migration timed out and was cancelled; " if plan.get("timeout") else ""
+    if plan["state"] == "absent":
+        text = "migration options removed from ports %s" % ports
+    else:
+        text = "ports %s bound on %s only" % (ports, plan["source_chassis"])
+    if plan["action"] == "repair":
+        text += " (found with no migration in flight)"
+    return prefix + text
+
+
+def _stages(plan, now, bound):
+    stages = {"target_scheduled": plan.get("target_scheduled_at")}
+    if plan["action"] == "prepare":
+        stages["prepared"] = now
+        stages["target_bound"] = now if bound else None
+    elif plan["action"] == "cutover":
+        stages["activated"] = plan.get("activated_at")
+        stages["cutover"] = now
+    else:
+        return {}
+    return dict((k, v) for k, v in stages.items() if v)
+
+
+def plan_outcome(plans, ports, now, bound=True):
+    """What the write that returned `ports` did for `plans`: {records, summary, changed_ports}.
+
+    now    epoch seconds of the write; `bound`: the write waited for the Southbound (wait sb or hv),
+           so the target was bound by then."""
+    changed = _changed_ports(ports)
+    return {
+        "records": _records(plans, changed, now, bound),
+        "summary": "; ".join("%s/%s: %s - %s%s" % (p["namespace"], p["vmi"], p["action"], p["reason"],
+                                                   " (changed)" if changed.get(_key(p)) else "")
+                             for p in plans or ()) or "no VMI in play",
+        "changed_ports": sorted(name for names in changed.values() for name in names),
+    }
+
+
+def _records(plans, changed, now, bound):
+    items = []
+    for plan in plans or ():
+        names = changed.get(_key(plan))
+        if not names or not plan.get("record_reason"):
+            continue
+        items.append({
+            "namespace": plan["namespace"],
+            "vmi": plan["vmi"],
+            "migration": plan.get("migration") or "",
+            "migration_uid": plan.get("migration_uid") or "",
+            "reason": plan["record_reason"],
+            "type": "Warning" if plan.get("timeout") else "Normal",
+            "message": _message(plan, names),
+            "annotations": dict((k, v) for k, v in (("source-node", plan.get("source_node")),
+                                                    ("target-node", plan.get("target_node"))) if v),
+            "stages": _stages(plan, now, bound),
+            "outcome": plan.get("outcome") or "",
+        })
+    return items
+
+
+def failure_records(migrations, verb, msg):
+    """Record role items for a step that failed: one Warning Event per VMI, outcome `failed`."""
+    items = {}
+    for migration in migrations or ():
+        if migration.get("vmi") and migration.get("namespace"):
+            items[_key(migration)] = {
+                "namespace": migration["namespace"], "vmi": migration["vmi"],
+                "migration": migration.get("vmim") or "", "migration_uid": migration.get("vmim_uid") or "",
+                "reason": "NetworkActionFailed", "type": "Warning", "annotations": {}, "stages": {},
+                "message": "%s failed: %s" % (verb, msg or "unknown error"), "outcome": "failed",
+            }
+    return [items[k] for k in sorted(items)]
+
+
+def journey(finish, started, prepare=None, error="", cancelled=False):
+    """The migrate role's result: how the migration `started` (vmim's record) ended, from the plan the
+    end was converged with (`finish`, the cleanup role's result) and the prepare role's result."""
+    prepare = prepare or {}
+    uid = (started or {}).get("uid")
+    mine = [m for m in finish.get("migrations") or () if m.get("uid") == uid]
+    if cancelled:
+        phase = "Cancelled"
+    elif mine:
+        phase = mine[0].get("phase") or "Pending"
+    else:
+        phase = "Deleted"
+    state = (finish.get("vmi_state") or {}).get("migration_state") or {}
+    reason = state.get("failureReason") or "" if state.get("migrationUid") == uid and phase != "Succeeded" else ""
+    return {
+        "vmi": (started or {}).get("vmi"),
+        "namespace": (started or {}).get("namespace"),
+        "vmim": (started or {}).get("name"),
+        "created": bool((started or {}).get("created")),
+        "phase": phase,
+        "error": error or "",
+        "reason": reason,
+        "source_node": prepare.get("source_node") or (mine[0].get("source_node") if mine else "") or "",
+        "target_node": prepare.get("target_node") or (mine[0].get("target_node") if mine else "") or "",
+        "prepare": prepare,
+        "finish": finish,
+        "phase_transition_timestamps": mine[0].get("phase_transition_timestamps") if mine else [],
+    }
