@@ -1,0 +1,51 @@
+"""Reconcile is the planner applied to every VMI in play (issue 11): one run of the reconcile playbook
+prepares a migration whose prepare events were all lost, and cuts over one whose Succeeded was lost,
+on real OVN, the Kubernetes emulator and the simulated KubeVirt (which moves the VM's OVS ports)."""
+import uuid
+
+from ansible_run import run_playbook
+from faults.fault_helpers import owned_options
+
+
+def test_one_reconcile_run_prepares_a_lost_prepare_and_cuts_over_a_lost_succeeded(ovn_sandbox, k8s_emulator,
+                                                                                  kubeconfig):
+    from kubevirt_sim import KubevirtSim
+    namespace, vm = "ns-" + uuid.uuid4().hex[:6], "vm1"
+    conn = dict(ovn_nb_connection=ovn_sandbox.nb_remote, ovn_sb_connection=ovn_sandbox.sb_remote,
+                k8s_kubeconfig=kubeconfig)
+    with KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05) as sim:
+        ports = ovn_sandbox.create_vm(namespace, vm, providers=("net1",))
+        names = [p["name"] for p in ports]
+        sim.create_vmi(namespace, vm, "hv1", ports=[{"name": p["name"], "mac": p["mac"]} for p in ports])
+        sim.configure(namespace, vm, target_node="hv2", hold_at="Running")
+        vmim = sim.migrate(namespace, vm, name="lost-" + vm)["metadata"]["name"]
+        sim.wait_phase(namespace, vmim, ["Running"])
+        # No event reached the collection: the ports are as the VM started.
+        assert set(owned_options(ovn_sandbox, names).values()) == {("hv1", None)}
+
+        first = run_playbook("kubeovn.live_migration.reconcile", extra_vars=conn)
+        assert first.rc == 0, first.output[-3000:]
+        assert set(owned_options(ovn_sandbox, names).values()) == {("hv1,hv2", "rarp")}
+        for name in names:
+            assert ovn_sandbox.port_binding(name)["requested_additional_chassis"] == ["hv2"]
+        assert "%s/%s: prepare" % (namespace, vm) in first.output
+
+        sim.release(namespace, vmim)
+        sim.wait_phase(namespace, vmim, ["Succeeded"])
+        # The Succeeded event is lost too: both NICs still name two chassis.
+        assert set(owned_options(ovn_sandbox, names).values()) == {("hv1,hv2", "rarp")}
+
+        second = run_playbook("kubeovn.live_migration.reconcile", extra_vars=conn)
+        assert second.rc == 0, second.output[-3000:]
+        assert set(owned_options(ovn_sandbox, names).values()) == {("hv2", None)}
+        for name in names:
+            binding = ovn_sandbox.port_binding(name)
+            assert (binding["chassis"], binding["additional_chassis"]) == ("hv2", []), binding
+        assert "%s/%s: cutover" % (namespace, vm) in second.output
+        reasons = [e["reason"] for e in k8s_emulator.list("events", namespace)
+                   if e.get("reportingComponent") == "kubeovn-live-migration"]
+        assert sorted(reasons) == ["NetworkCutover", "NetworkPrepared"], reasons
+
+        # Nothing left to do: a third run changes nothing.
+        third = run_playbook("kubeovn.live_migration.reconcile", extra_vars=conn)
+        assert third.rc == 0 and "(changed)" not in third.output, third.output[-3000:]
