@@ -8,6 +8,10 @@ VMIMs, VMIs (migrationState, node) and the migration target virt-launcher pods (
 known as soon as the scheduler binds the pod, often before the VMIM's phase changes). The client is
 synchronous: each watch runs in a thread (k8s_watch.ResourceWatcher) and hands its events to the
 event loop with call_soon_threadsafe; all state lives in the event loop, so nothing is locked.
+
+This file is the async adapter only: what the source knows and decides (the events, the planner's
+action on each, timeouts, batches) is module_utils/k8s/migration_view.py, its options
+module_utils/k8s/source_options.py; both are unit tested without I/O.
 """
 
 DOCUMENTATION = r"""
@@ -29,6 +33,12 @@ description:
   - A migration in flight longer than its timeout gets one event of type C(timeout) (the fields of a migration
     event, and C(timeout) in seconds). The time counts from the VMIM's creationTimestamp, or from when the source
     first followed it if later (after a restart of the source, or once its VMI came into scope).
+  - Every migration and timeout event carries the decision of the collection's planner for its VMI
+    (plugins/module_utils/migration_plan.py) - C(action) (C(pin), C(prepare), C(cutover), C(rollback), C(repair)
+    or C(none)), C(reason), C(source_chassis), C(target_chassis), C(cancel) (a timeout: delete the VMIM first) and
+    C(timeout). The action is edge-triggered per VMI - the planned action on the first event that needs it (and on
+    the first event after a start), C(none) on later events until the action, its migration or its chassis change.
+    A migration followed and prepared when its VMI is opted out is still cut over or rolled back.
   - Every migration and timeout event carries C(network_opt) (C(in), C(out), or empty when the VMI does not say),
     C(migration_timeout) (seconds, or null when none applies) and C(target_scheduled_at) (when the target pod
     was scheduled, or null). These ride along; a change in them alone emits nothing.
@@ -64,10 +74,10 @@ options:
   prepare_batch_window:
     description:
       - Seconds to gather the migrations whose target became known (a node drain starts many at once) into
-        one event of type C(prepare_batch), whose C(migrations) list the fields a prepare needs (vmim, vmim_uid,
-        vmi, namespace, source_node, target_node, network_opt, target_scheduled_at). The migration events
-        of those changes still come, marked C(batched=true), so that the rulebook prepares them once, in the
-        batch. 0 (the default) sends no batch events.
+        one event of type C(prepare_batch) and C(action=prepare), whose C(migrations) list the fields a prepare
+        needs (vmim, vmim_uid, vmi, namespace, source_node, target_node, network_opt, target_scheduled_at). The
+        migration events whose action is C(prepare) still come, marked C(batched=true), so that the rulebook
+        prepares them once, in the batch. 0 (the default) sends no batch events.
       - One C(ansible-playbook) run per VM cannot bind a hundred VMs' ports within the target pods' CNI
         timeout on a small controller; one batch run binds them in one OVSDB transaction.
     type: float
@@ -117,7 +127,7 @@ EXAMPLES = r"""
         migration_timeout: 600
   rules:
     - name: Show
-      condition: event.type == "migration"
+      condition: event.type == "migration" and event.action != "none"
       action:
         debug:
 """
