@@ -5,6 +5,8 @@ plugins/doc_fragments/<name>.py, so an option is documented exactly where it is 
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import AUTH_OPTIONS
+
 # ovn-nbctl / ovn-sbctl connection options (doc fragment: ovn_nb).
 OVN_NB_ARGSPEC = dict(
     ovn_nb_connection=dict(type="str", fallback=(env_fallback, ["OVN_NB_DB"])),
@@ -15,22 +17,12 @@ OVN_NB_ARGSPEC = dict(
     connect_timeout=dict(type="float", default=10.0),
 )
 
-# kubernetes.core's auth options and K8S_AUTH_* fallbacks (doc fragment: k8s_auth).
+# kubernetes.core's auth options and K8S_AUTH_* fallbacks (doc fragment: k8s_auth), from the one table.
 K8S_AUTH_ARGSPEC = dict(
-    kubeconfig=dict(type="raw", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-    validate_certs=dict(type="bool", aliases=["verify_ssl"],
-                        fallback=(env_fallback, ["K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"])),
-    ca_cert=dict(type="path", aliases=["ssl_ca_cert"],
-                 fallback=(env_fallback, ["K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"])),
-    client_cert=dict(type="path", aliases=["cert_file"],
-                     fallback=(env_fallback, ["K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"])),
-    client_key=dict(type="path", aliases=["key_file"], no_log=False,
-                    fallback=(env_fallback, ["K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"])),
-    proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
-    persist_config=dict(type="bool", fallback=(env_fallback, ["K8S_AUTH_PERSIST_CONFIG"])),
+    (name, dict([("type", kind), ("fallback", (env_fallback, list(env)))]
+                + ([("aliases", list(aliases))] if aliases else [])
+                + ([("no_log", no_log)] if no_log or name.endswith("_key") else [])))
+    for name, (kind, aliases, no_log, env) in AUTH_OPTIONS.items()
 )
 
 SHARED_ARGSPECS = {

@@ -102,6 +102,12 @@ ports:
     name:
       description: Logical_Switch_Port name.
       type: str
+    namespace:
+      description: Namespace of the VMI the port belongs to (from C(external_ids:pod)), or null.
+      type: str
+    vmi:
+      description: Name of that VMI, or null.
+      type: str
     before:
       description: C(requested-chassis) and C(activation-strategy) as they were.
       type: dict

@@ -19,6 +19,9 @@ import os
 import traceback
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import (  # noqa: F401 (re-exported)
+    AUTH_ENV, BOOL_OPTIONS,
+)
 
 try:
     from kubernetes.client import ApiClient, Configuration, CoreV1Api, CustomObjectsApi
@@ -29,20 +32,6 @@ try:
 except ImportError:
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
 
-# Option names (kubernetes.core spelling) and the environment variables read for each, in order.
-AUTH_ENV = {
-    "kubeconfig": ("K8S_AUTH_KUBECONFIG",),
-    "context": ("K8S_AUTH_CONTEXT",),
-    "host": ("K8S_AUTH_HOST",),
-    "api_key": ("K8S_AUTH_API_KEY",),
-    "validate_certs": ("K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"),
-    "ca_cert": ("K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"),
-    "client_cert": ("K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"),
-    "client_key": ("K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"),
-    "proxy": ("K8S_AUTH_PROXY",),
-    "persist_config": ("K8S_AUTH_PERSIST_CONFIG",),
-}
-BOOL_OPTIONS = ("validate_certs", "persist_config")
 # Our option name -> kubernetes.client.Configuration attribute.
 CONFIGURATION_ATTRS = {
     "validate_certs": "verify_ssl",

@@ -105,4 +105,4 @@ def test_port_view():
     assert p.pod == ("ns1", "vm1")
     assert port({}).pod == (None, None)
     assert ovn_nb.port_report(p, {RC: "hv1,hv2", AS: "rarp"}) == {
-        "name": "vm1.ns1", "before": {RC: "hv1", AS: None}, "after": {RC: "hv1,hv2", AS: "rarp"}}
+        "name": "vm1.ns1", "namespace": "ns1", "vmi": "vm1", "before": {RC: "hv1", AS: None}, "after": {RC: "hv1,hv2", AS: "rarp"}}

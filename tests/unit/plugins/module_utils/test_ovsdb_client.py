@@ -180,7 +180,7 @@ def test_check_mode_plans_without_writing(nb):
         add_switch_with_ports(client, "ls-check", {"vm3.ns1": ({RC: "hv1"}, {"pod": "ns1/vm3"})})
         result = ovn_nb.set_port_options(client, ovn_nb.vif_lookup(ports=["vm3.ns1"]),
                                          ovn_nb.desired_options("cutover", target="hv2"), check_mode=True)
-        assert result == {"changed": True, "kept": [], "ports": [{"name": "vm3.ns1", "before": {RC: "hv1", AS: None},
+        assert result == {"changed": True, "kept": [], "ports": [{"name": "vm3.ns1", "namespace": "ns1", "vmi": "vm3", "before": {RC: "hv1", AS: None},
                                                                   "after": {RC: "hv2", AS: None}}]}
         assert options_of(client, "vm3.ns1") == {RC: "hv1"}
 
