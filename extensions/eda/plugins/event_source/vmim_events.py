@@ -35,7 +35,7 @@ description:
     first followed it if later (after a restart of the source, or once its VMI came into scope).
   - Every migration and timeout event carries the decision of the collection's planner for its VMI
     (plugins/module_utils/migration_plan.py) - C(action) (C(pin), C(prepare), C(cutover), C(rollback), C(repair)
-    or C(none)), C(reason), C(source_chassis), C(target_chassis), C(cancel) (a timeout: delete the VMIM first) and
+    or C(none)), C(reason), C(source_chassis), C(target_chassis), C(cancel) (true on a timeout, to delete the VMIM first) and
     C(timeout). The action is edge-triggered per VMI - the planned action on the first event that needs it (and on
     the first event after a start), C(none) on later events until the action, its migration or its chassis change.
     A migration followed and prepared when its VMI is opted out is still cut over or rolled back.
