@@ -1,6 +1,7 @@
 """Reconcile is the planner applied to every VMI in play (issue 11): one run of the reconcile playbook
 prepares a migration whose prepare events were all lost, and cuts over one whose Succeeded was lost,
 on real OVN, the Kubernetes emulator and the simulated KubeVirt (which moves the VM's OVS ports)."""
+import json
 import uuid
 
 from ansible_run import run_playbook
@@ -49,3 +50,41 @@ def test_one_reconcile_run_prepares_a_lost_prepare_and_cuts_over_a_lost_succeede
         # Nothing left to do: a third run changes nothing.
         third = run_playbook("kubeovn.live_migration.reconcile", extra_vars=conn)
         assert third.rc == 0 and "(changed)" not in third.output, third.output[-3000:]
+
+
+def module_calls(run):
+    """The collection's module calls a playbook run made (ansible.builtin.json callback output)."""
+    report = json.loads(run.stdout[run.stdout.index("{"):])
+    calls = []
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            action = task["task"].get("action", "") if "action" in task["task"] else ""
+            result = task["hosts"].get("localhost", {})
+            name = task["task"]["name"]
+            if result.get("skipped"):
+                continue
+            calls.append((name, result.get("invocation", {}).get("module_args") is not None))
+    return [name for name, is_module in calls if is_module]
+
+
+def test_an_ad_hoc_prepare_makes_three_module_calls(ovn_sandbox, k8s_emulator, kubeconfig):
+    """Issue 11: read (vmim_info with the plan) -> write (ovn_lsp_batch) -> record (vmi_event)."""
+    from kubevirt_sim import KubevirtSim
+    namespace, vm = "ns-" + uuid.uuid4().hex[:6], "vm1"
+    conn = dict(ovn_nb_connection=ovn_sandbox.nb_remote, ovn_sb_connection=ovn_sandbox.sb_remote,
+                k8s_kubeconfig=kubeconfig, vmi=vm, namespace=namespace)
+    with KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05) as sim:
+        ports = ovn_sandbox.create_vm(namespace, vm)
+        sim.create_vmi(namespace, vm, "hv1", ports=[{"name": p["name"], "mac": p["mac"]} for p in ports])
+        sim.configure(namespace, vm, target_node="hv2", hold_at="Running")
+        vmim = sim.migrate(namespace, vm)["metadata"]["name"]
+        sim.wait_phase(namespace, vmim, ["Running"])
+        run = run_playbook("kubeovn.live_migration.prepare", extra_vars=conn,
+                           env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "PROMETHEUS_PUSHGATEWAY_URL": ""})
+        assert run.rc == 0, run.output[-3000:]
+        assert set(owned_options(ovn_sandbox, [p["name"] for p in ports]).values()) == {("hv1,hv2", "rarp")}
+        calls = module_calls(run)
+        assert len(calls) <= 3, calls
+        assert calls == ["Read the migrations and decide", "Write what the plans call for, in one transaction",
+                         "Post an Event on each VMI"], calls
+        sim.release(namespace, vmim)
