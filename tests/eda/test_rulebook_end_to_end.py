@@ -51,7 +51,9 @@ def test_a_migration_through_every_phase_ends_bound_on_the_target(lab, ovn_sandb
     settled(ovn_sandbox, ports, {"requested-chassis": "hv2"}, "hv2")
     # The Succeeded event's cutover runs after prepare (one VM's actions are serialised).
     run.wait_log("kubeovn.live_migration.cutover :")
-    assert "requested-chassis=hv1,hv2 activation-strategy=rarp" in run.log()
+    log = run.log()
+    assert "kubeovn.live_migration.prepare :" in log
+    assert log.index("kubeovn.live_migration.prepare :") < log.index("kubeovn.live_migration.cutover :")
 
 
 def test_a_failed_migration_is_rolled_back_to_the_source(lab, ovn_sandbox, ovn_vm):
