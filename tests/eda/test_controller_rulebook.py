@@ -70,9 +70,9 @@ def test_a_migration_and_a_failed_one_launch_the_phase_job_templates(kubevirt_si
         "source_node": "hv1", "target_node": "hv2"}
     assert prepare["ansible_eda"]["event"]["vmim_uid"] == ok["metadata"]["uid"]
     # The rules act on the source's decision, and pass it on.
-    assert [body["extra_vars"]["action"] for _unused, body in launches] == [
+    assert [body["extra_vars"]["plan_action"] for _unused, body in launches] == [
         "prepare", "cutover", "prepare", "rollback", "prepare", "rollback"]
-    assert prepare["reason"].startswith("migration ok (")
+    assert prepare["plan_reason"].startswith("migration ok (")
     cleanup = launches[3][1]["extra_vars"]
     assert (cleanup["vmim_uid"], cleanup["phase"], cleanup["target_node"]) == (bad["metadata"]["uid"], "Failed", "hv3")
     abort = launches[5][1]["extra_vars"]["ansible_eda"]["event"]

@@ -74,4 +74,4 @@ def test_scope_and_timeout_reach_the_source_and_the_job_templates(k8s_emulator, 
     assert str(cleanup["migration_timeout"]) == "3" and cleanup["live_migration_scope"] == "opted_in"
     event = cleanup["ansible_eda"]["event"]
     assert (event["type"], event["timeout"], event["network_opt"], event["phase"]) == ("timeout", 3, "in", "Running")
-    assert (event["action"], event["cancel"], cleanup["action"]) == ("rollback", True, "rollback")
+    assert (event["action"], event["cancel"], cleanup["plan_action"]) == ("rollback", True, "rollback")

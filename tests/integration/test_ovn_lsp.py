@@ -129,7 +129,9 @@ def test_rollback_then_absent(ovn_sandbox, ovn_vm):
 
     rolled = assert_ok(run_module("ovn_lsp", conn(sb, ports=[lsp], state="rolled_back", source_chassis="hv1", wait="sb")))
     assert rolled["changed"] is True
-    assert rolled["ports"] == [{"name": lsp, "before": {RC: "hv1,hv2", AS: "rarp"}, "after": {RC: "hv1", AS: None}}]
+    assert [dict((k, p[k]) for k in ("name", "before", "after")) for p in rolled["ports"]] == [
+        {"name": lsp, "before": {RC: "hv1,hv2", AS: "rarp"}, "after": {RC: "hv1", AS: None}}]
+    assert rolled["ports"][0]["vmi"] and rolled["ports"][0]["namespace"]
     binding(sb, lsp, chassis="hv1", additional_chassis=[], requested_additional_chassis=[])
     assert nb_options(sb, lsp) == {RC: "hv1", "kube-ovn-key": "1"}
 
