@@ -11,13 +11,19 @@ short_description: The writes the planner's decisions call for
 version_added: 0.1.0
 description:
   - Takes the C(plans) of M(kubeovn.live_migration.vmim_info) and returns one
-    M(kubeovn.live_migration.ovn_lsp_batch) item per plan whose action is not V(none).
+    M(kubeovn.live_migration.ovn_lsp_batch) item per plan whose action is not V(none), leaving out the items
+    an earlier write of the same run already made.
 options:
   _input:
     description: The plans.
     type: list
     elements: dict
     required: true
+  written:
+    description: The items of an earlier write (the prepare role's early write), left out.
+    type: list
+    elements: dict
+    default: []
 """
 
 EXAMPLES = r"""

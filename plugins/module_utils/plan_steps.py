@@ -35,11 +35,19 @@ def early_writes(migrations, scope="all"):
     return [items[k] for k in sorted(items)]
 
 
-def plan_writes(plans):
-    """One ovn_lsp_batch item per plan that writes something."""
-    return [{"vmi": p["vmi"], "namespace": p["namespace"], "state": p["state"],
-             "source_chassis": p.get("source_chassis"), "target_chassis": p.get("target_chassis")}
-            for p in plans or () if p.get("action") != "none" and p.get("state")]
+def plan_writes(plans, written=()):
+    """One ovn_lsp_batch item per plan that writes something, but none that repeats an item of
+    `written` (the early write of the same run, made from the event). The read that made the plans
+    confirmed it; writing it again after that read could undo what another run wrote meanwhile
+    (an operator's cutover or rollback of a migration that ended right after the read)."""
+    done = [_item(w) for w in written or ()]
+    items = [_item(p) for p in plans or () if p.get("action") != "none" and p.get("state")]
+    return [i for i in items if i not in done]
+
+
+def _item(source):
+    return {"vmi": source["vmi"], "namespace": source["namespace"], "state": source["state"],
+            "source_chassis": source.get("source_chassis"), "target_chassis": source.get("target_chassis")}
 
 
 def _changed_ports(ports):

@@ -26,8 +26,8 @@ from kubevirt_sim import KubevirtSim
 
 pytestmark = pytest.mark.timeout(600)
 
-# The prepare role's write after it has read the migration back (roles/prepare/tasks/prepare.yml).
-PREPARE_BIND = "Bind the ports on the source and the target chassis"
+# The prepare role's write after it has read the migration back (roles/converge/tasks/main.yml).
+PREPARE_BIND = "Write what the plans call for, in one transaction"
 ADHOC = {"Succeeded": ("kubeovn.live_migration.cutover", "cutover", "hv2"),
          "Failed": ("kubeovn.live_migration.cleanup", "rolled_back", "hv1")}
 FIGURES = {"runs": 0, "vms": 0, "mixed": 0, "foreign_keys_lost": 0, "wrong_end_states": 0}

@@ -52,22 +52,42 @@ def test_one_reconcile_run_prepares_a_lost_prepare_and_cuts_over_a_lost_succeede
         assert third.rc == 0 and "(changed)" not in third.output, third.output[-3000:]
 
 
-def module_calls(run):
-    """The collection's module calls a playbook run made (ansible.builtin.json callback output)."""
-    report = json.loads(run.stdout[run.stdout.index("{"):])
-    calls = []
-    for play in report["plays"]:
-        for task in play["tasks"]:
-            action = task["task"].get("action", "") if "action" in task["task"] else ""
-            result = task["hosts"].get("localhost", {})
-            name = task["task"]["name"]
-            if result.get("skipped"):
-                continue
-            calls.append((name, result.get("invocation", {}).get("module_args") is not None))
-    return [name for name, is_module in calls if is_module]
+# A callback that writes one line per task a host ran (not skipped): its action and name.
+CALLS_CALLBACK = """
+import json, os
+from ansible.plugins.callback import CallbackBase
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "klm_calls"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def _log(self, result):
+        with open(os.environ["KLM_CALLS_LOG"], "a") as handle:
+            handle.write(json.dumps([result._task.action, result._task.get_name()]) + "\\n")
+
+    def v2_runner_on_ok(self, result):
+        self._log(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._log(result)
+"""
 
 
-def test_an_ad_hoc_prepare_makes_three_module_calls(ovn_sandbox, k8s_emulator, kubeconfig):
+def module_calls(tmp_path, playbook, extra_vars):
+    """Run a playbook; return the names of the collection's module tasks it ran."""
+    (tmp_path / "klm_calls.py").write_text(CALLS_CALLBACK)
+    log = tmp_path / "calls.jsonl"
+    run = run_playbook(playbook, extra_vars=extra_vars, env={
+        "ANSIBLE_CALLBACK_PLUGINS": str(tmp_path), "ANSIBLE_CALLBACKS_ENABLED": "klm_calls",
+        "KLM_CALLS_LOG": str(log), "PROMETHEUS_PUSHGATEWAY_URL": ""})
+    assert run.rc == 0, run.output[-3000:]
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    return [name for action, name in calls if action.startswith("kubeovn.live_migration.")]
+
+
+def test_an_ad_hoc_prepare_makes_three_module_calls(ovn_sandbox, k8s_emulator, kubeconfig, tmp_path):
     """Issue 11: read (vmim_info with the plan) -> write (ovn_lsp_batch) -> record (vmi_event)."""
     from kubevirt_sim import KubevirtSim
     namespace, vm = "ns-" + uuid.uuid4().hex[:6], "vm1"
@@ -79,12 +99,10 @@ def test_an_ad_hoc_prepare_makes_three_module_calls(ovn_sandbox, k8s_emulator, k
         sim.configure(namespace, vm, target_node="hv2", hold_at="Running")
         vmim = sim.migrate(namespace, vm)["metadata"]["name"]
         sim.wait_phase(namespace, vmim, ["Running"])
-        run = run_playbook("kubeovn.live_migration.prepare", extra_vars=conn,
-                           env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "PROMETHEUS_PUSHGATEWAY_URL": ""})
-        assert run.rc == 0, run.output[-3000:]
+        calls = module_calls(tmp_path, "kubeovn.live_migration.prepare", conn)
         assert set(owned_options(ovn_sandbox, [p["name"] for p in ports]).values()) == {("hv1,hv2", "rarp")}
-        calls = module_calls(run)
         assert len(calls) <= 3, calls
-        assert calls == ["Read the migrations and decide", "Write what the plans call for, in one transaction",
-                         "Post an Event on each VMI"], calls
+        assert [c.split(" : ")[-1] for c in calls] == [
+            "Read the migrations and decide", "Write what the plans call for, in one transaction",
+            "Post an Event on each VMI"], calls
         sim.release(namespace, vmim)

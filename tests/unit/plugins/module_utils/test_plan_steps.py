@@ -41,6 +41,13 @@ def test_plan_writes_skip_none():
         {"vmi": "c", "namespace": "vms", "state": "absent", "source_chassis": None, "target_chassis": None}]
 
 
+def test_plan_writes_leave_out_what_the_early_write_made():
+    plans = [a_plan("a", "prepare", "prepared", "A", "B"), a_plan("b", "rollback", "rolled_back", "A")]
+    early = early_writes([event("a"), event("b")])
+    # a: the read confirmed the early write, so it is not written again; b ended meanwhile.
+    assert [i["vmi"] for i in plan_writes(plans, early)] == ["b"]
+
+
 def test_plan_outcome_records_only_what_changed():
     prepared = {"requested-chassis": "A,B", "activation-strategy": "rarp"}
     pinned = {"requested-chassis": "A", "activation-strategy": None}
