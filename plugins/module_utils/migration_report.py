@@ -10,7 +10,7 @@ Times come from the Events' annotations when the roles set them (exact), else fr
 times (microseconds) minus the VMIM's timestamps (whole seconds): those are marked estimated.
 """
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.events import parse_time, seconds_between
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.timestamps import parse_time, seconds_between
 
 FINAL_PHASES = ("Succeeded", "Failed")
 PREPARED = ("NetworkPrepared",)

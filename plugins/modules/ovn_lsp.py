@@ -11,6 +11,7 @@ description:
   - Only those two keys are changed, with an OVSDB C(mutate) on the C(options) map, in one transaction for
     all the ports; every other key (written by Kube-OVN or others) is left as it is. If another writer changes
     the ports' options meanwhile, the ports are read again and the transaction retried.
+version_added: 0.1.0
 author:
   - kubeovn.live_migration contributors (@kubeovn)
 extends_documentation_fragment:

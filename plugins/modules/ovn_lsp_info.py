@@ -9,6 +9,7 @@ description:
   - Reads C(requested-chassis) and C(activation-strategy) of named ports, of every port of a VMI, or of every
     port that carries migration options, and, with O(ovn_sb_connection), where OVN bound each port.
   - Never changes anything. Finding no port is not an error.
+version_added: 0.1.0
 author:
   - kubeovn.live_migration contributors (@kubeovn)
 extends_documentation_fragment:

@@ -87,7 +87,7 @@ options:
     elements: dict
   deleted_migrations:
     description:
-      - Migrations the caller deleted before they ended, as M(kubeovn.live_migration.vmim) O(state=absent) returns
+      - Migrations the caller deleted before they ended, as M(kubeovn.live_migration.vmim) O(kubeovn.live_migration.vmim#module:state=absent) returns
         them in C(migrations); the plan rolls their VMIs back.
     type: list
     elements: dict

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError, ModuleError
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import EVENT, VMI, VMIM
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.timestamps import (  # noqa: F401 (re-exported)
-    micro_time, parse_time, seconds_between, seconds_time,
+    micro_time, parse_time, seconds_time,
 )
 
 COMPONENT = "kubeovn-live-migration"

@@ -6,8 +6,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[4] / ".venv" / "collections"))
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.events import (  # noqa: E402
-    build_event, bump_patch, event_name, micro_time, parse_time, repeated, seconds_between, summary,
+    build_event, bump_patch, event_name, micro_time, parse_time, repeated, summary,
 )
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.timestamps import seconds_between  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.migration_report import (  # noqa: E402
     lsp_state, migration_rows, migration_table, port_index,
 )
