@@ -9,6 +9,8 @@ reads the few rows it needs with a `select` instead of replicating whole tables.
 No Ansible imports here: the EDA event source and the benchmarks use this module too.
 """
 
+import collections
+import gc
 import json
 import os
 import re
@@ -154,6 +156,101 @@ def open_socket(remote, tls_context, timeout, ca_cert=None):
         raise OvsdbError(_describe_socket_error(err))
 
 
+class Framer(object):
+    """Splits a byte stream into JSON-RPC messages in time linear in its size.
+
+    OVSDB messages are bare JSON objects one after the other. Each byte is scanned once (with
+    C-speed bytes operations: strings are cut out, then only braces are counted), and each
+    message is handed to the JSON decoder once, when its closing brace has arrived. `stats`
+    counts the bytes scanned and the decoder calls (the unit tests check both grow linearly).
+    """
+
+    def __init__(self):
+        self._buf = bytearray()
+        self._scan = 0          # bytes of _buf already scanned
+        self._depth = 0         # brace depth at _scan (outside strings)
+        self._in_string = False  # whether _scan is inside a JSON string
+        self._complete = 0      # messages whose closing brace has been scanned, not yet decoded
+        self._messages = collections.deque()
+        self._decoder = json.JSONDecoder()
+        self.stats = {"scanned": 0, "decoded": 0}
+
+    def feed(self, data):
+        self._buf += data
+        self._scan_new()
+
+    def pop(self):
+        """The next complete message (a dict), or None while it is incomplete."""
+        if not self._messages and self._complete:
+            self._decode_complete()
+        return self._messages.popleft() if self._messages else None
+
+    def _decode_complete(self):
+        # The bytes up to the last scanned closing brace are decoded once; the start of the next
+        # message after it goes back to bytes unchanged (surrogateescape keeps a split UTF-8 char).
+        text = bytes(self._buf[:self._scan]).decode("utf-8", "surrogateescape")
+        index = 0
+        # A large reply is a million small lists and dicts: without this the cyclic garbage
+        # collector runs over the growing heap again and again and takes most of the time.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for _unused in range(self._complete):
+                while text[index:index + 1].isspace():
+                    index += 1
+                self.stats["decoded"] += 1
+                msg, index = self._decoder.raw_decode(text, index)
+                if not isinstance(msg, dict):
+                    raise ValueError("not a JSON object")
+                self._messages.append(msg)
+        finally:
+            if collecting:
+                gc.enable()
+        rest = text[index:].encode("utf-8", "surrogateescape")
+        del self._buf[:self._scan - len(rest)]
+        self._scan = len(rest)
+        self._complete = 0
+
+    def _scan_new(self):
+        region = bytes(self._buf[self._scan:])
+        # Escapes pair up from the region's start (it never starts inside one). An odd run of
+        # backslashes at its end escapes a byte not received yet: scan its last one with that byte.
+        trailing = len(region) - len(region.rstrip(b"\\"))
+        if trailing % 2:
+            region = region[:-1]
+        if not region:
+            return
+        end = self._scan + len(region)
+        self.stats["scanned"] += len(region)
+        if b"\\" in region:
+            # An escaped character (an escaped quote included) is never structural.
+            region = _ESCAPE.sub(b"__", region)
+        quotes = region.count(b'"')
+        if self._in_string:
+            # Close the string this region starts in (or stay inside it).
+            first = region.find(b'"')
+            region = b"" if first < 0 else region[first + 1:]
+        ends_in_string = self._in_string != (quotes % 2 == 1)
+        if ends_in_string:
+            region = region[:region.rfind(b'"')]
+        braces = _STRING.sub(b"", region).translate(None, _NOT_BRACES)
+        depth = self._depth
+        for brace in braces:
+            depth += 1 if brace == 123 else -1
+            if depth == 0:
+                self._complete += 1
+            elif depth < 0:
+                raise ValueError("unbalanced '}'")
+        self._depth = depth
+        self._in_string = ends_in_string
+        self._scan = end
+
+
+_ESCAPE = re.compile(rb"\\.", re.S)
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_BRACES = bytes(b for b in range(256) if b not in b"{}")
+
+
 class Connection(object):
     """One JSON-RPC session. OVSDB frames are bare JSON objects, one after the other."""
 
@@ -161,9 +258,8 @@ class Connection(object):
         self.sock = sock
         self.remote = remote
         self.io_timeout = io_timeout
-        self._buf = b""
         self._next_id = 0
-        self._decoder = json.JSONDecoder()
+        self.framer = Framer()
 
     def close(self):
         try:
@@ -213,22 +309,16 @@ class Connection(object):
                 raise OvsdbError("%s: receive failed: %s" % (self.remote.text, _describe_socket_error(err)))
             if not chunk:
                 raise OvsdbError("%s: the server closed the connection" % self.remote.text)
-            self._buf += chunk
+            try:
+                self.framer.feed(chunk)
+            except ValueError as err:
+                raise OvsdbError("%s: not an OVSDB JSON-RPC stream: %s" % (self.remote.text, err))
 
     def _pop_message(self):
-        data = self._buf.lstrip()
-        # A message ends with '}': only then is parsing worth it (large replies come in many chunks).
-        if not data or not data.endswith(b"}"):
-            return None
         try:
-            text = data.decode("utf-8")
-            msg, end = self._decoder.raw_decode(text)
-        except (UnicodeDecodeError, ValueError):
-            return None
-        self._buf = text[end:].encode("utf-8")
-        if not isinstance(msg, dict):
-            raise OvsdbError("%s: not an OVSDB JSON-RPC message" % self.remote.text)
-        return msg
+            return self.framer.pop()
+        except ValueError as err:
+            raise OvsdbError("%s: not an OVSDB JSON-RPC message: %s" % (self.remote.text, err))
 
 
 def _error_text(error):
