@@ -73,7 +73,17 @@ options:
     type: bool
     default: true
   wait:
-    description: Like C(ovn-nbctl --wait), once for the whole batch.
+    description:
+      - Like C(ovn-nbctl --wait), once for the whole batch. V(sb) waits until ovn-northd copied the change to the Southbound database,
+        V(hv) until the chassis involved applied it (their C(Chassis_Private.nb_cfg)): the source and target
+        chassis and every chassis the ports' C(requested-chassis) named before. A NotReady node elsewhere does
+        not hold the wait back. V(none) does not wait.
+      - V(hv) reads C(Chassis_Private) from O(ovn_sb_connection). Without it, V(hv) falls back to
+        C(NB_Global.hv_cfg), the slowest chassis of the whole cluster, with a warning.
+      - The NB_Global C(nb_cfg) counter is bumped only when a port changes; a call that changes nothing waits
+        for the current value without bumping it.
+      - A wait that times out after the change was written is a warning naming what lags (northd or the
+        chassis), never a failure; the result reports the change.
     type: str
     default: none
     choices: [none, sb, hv]
@@ -81,6 +91,9 @@ options:
     description: Seconds O(wait) may take.
     type: float
     default: 30
+notes:
+  - OVN older than 22.06 (no multi-chassis port bindings) is refused before anything is written, as in
+    M(kubeovn.live_migration.ovn_lsp).
 """
 
 EXAMPLES = r"""
@@ -129,6 +142,12 @@ nb_cfg:
   description: The NB_Global nb_cfg value waited for.
   returned: when O(wait) is not V(none) and not in check mode
   type: int
+waited_for:
+  description: The chassis (Chassis names) whose C(Chassis_Private.nb_cfg) O(wait=hv) waited for; empty
+    when it waited for northd or the NB_Global C(hv_cfg) fallback.
+  returned: when O(wait) is not V(none) and not in check mode
+  type: list
+  elements: str
 """
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
