@@ -74,16 +74,9 @@ options:
     default: true
   wait:
     description:
-      - Like C(ovn-nbctl --wait), once for the whole batch. V(sb) waits until ovn-northd copied the change to the Southbound database,
-        V(hv) until the chassis involved applied it (their C(Chassis_Private.nb_cfg)): the source and target
-        chassis and every chassis the ports' C(requested-chassis) named before. A NotReady node elsewhere does
-        not hold the wait back. V(none) does not wait.
-      - V(hv) reads C(Chassis_Private) from O(ovn_sb_connection). Without it, V(hv) falls back to
-        C(NB_Global.hv_cfg), the slowest chassis of the whole cluster, with a warning.
-      - The NB_Global C(nb_cfg) counter is bumped only when a port changes; a call that changes nothing waits
-        for the current value without bumping it.
-      - A wait that times out after the change was written is a warning naming what lags (northd or the
-        chassis), never a failure; the result reports the change.
+      - As O(kubeovn.live_migration.ovn_lsp#module:wait) of M(kubeovn.live_migration.ovn_lsp), once for the whole
+        batch. V(hv) waits for the chassis of every VMI in the batch only (needs O(ovn_sb_connection)), and a
+        wait that times out after the write is a warning, never a failure.
     type: str
     default: none
     choices: [none, sb, hv]
@@ -143,8 +136,7 @@ nb_cfg:
   returned: when O(wait) is not V(none) and not in check mode
   type: int
 waited_for:
-  description: The chassis (Chassis names) whose C(Chassis_Private.nb_cfg) O(wait=hv) waited for; empty
-    when it waited for northd or the NB_Global C(hv_cfg) fallback.
+  description: The chassis whose C(Chassis_Private.nb_cfg) O(wait=hv) waited for, as in M(kubeovn.live_migration.ovn_lsp).
   returned: when O(wait) is not V(none) and not in check mode
   type: list
   elements: str

@@ -125,11 +125,14 @@ def test_leader_killed_while_changes_are_in_flight(full_cluster):
     assert not again["failed"] and not again["changed"], again
     assert set(owned_options(sandbox, vm["ports"]).values()) == {expected_options(state, source, target)}
     landed = [entry[3] for entry in log if not entry[2]["failed"] and entry[3] > killed_at]
-    assert failures and failures[0][:2] == (0, 0), "the first run did not see the leader die"
+    # The run in flight waits (read-only) with its session to the dying leader: it finds the new
+    # leader within connect_timeout and goes on; if it failed instead, the failure is clean (above).
+    in_flight = log[0][2]
+    assert in_flight["failed"] or (in_flight["changed"] and log[0][3] > killed_at), in_flight
     print("\nRAFT in-flight kill: %d module runs for %d changes, %d failed clearly during the election, "
           "changes lost: 0; first run to land after the kill ended %.2f s after it"
           % (len(log), len(STEPS), len(failures), landed[0] - killed_at))
-    print("the run in flight said: %s" % failures[0][2]["msg"])
+    print("the run in flight %s" % ("said: " + in_flight["msg"] if in_flight["failed"] else "reconnected and succeeded"))
     print("runs (step/attempt: start..end, s from the kill): " + ", ".join(
         "%d/%d: %.1f..%.1f%s" % (e[0], e[1], e[4] - killed_at, e[3] - killed_at, " failed" if e[2]["failed"] else "")
         for e in log))
