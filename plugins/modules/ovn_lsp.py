@@ -76,8 +76,8 @@ options:
   wait:
     description:
       - Like C(ovn-nbctl --wait). V(sb) waits until ovn-northd copied the change to the Southbound database,
-        V(hv) until the chassis involved applied it (their C(Chassis_Private.nb_cfg)): the source and target
-        chassis and every chassis the ports' C(requested-chassis) named before. A NotReady node elsewhere does
+        V(hv) until the chassis involved applied it (their C(Chassis_Private.nb_cfg)), that is the source and
+        target chassis and every chassis the ports' C(requested-chassis) named before. A NotReady node elsewhere does
         not hold the wait back. V(none) does not wait.
       - V(hv) reads C(Chassis_Private) from O(ovn_sb_connection). Without it, V(hv) falls back to
         C(NB_Global.hv_cfg), the slowest chassis of the whole cluster, with a warning.

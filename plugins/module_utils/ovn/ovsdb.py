@@ -391,14 +391,8 @@ class OvsdbClient(object):
                 if not safe:
                     raise OvsdbSessionLost(err.msg + " (the outcome of this write is unknown: read the rows again "
                                            "before retrying)", **err.details)
-                lost = err
-            self.connection.close()
-            try:
-                self.connection = self._reconnect()
-            except OvsdbError as err:
-                raise OvsdbError("%s; reconnecting failed: %s" % (lost.msg, err.msg), **err.details)
-            self.reconnects += 1
-            resent = True
+                self._switch_leader(err)
+                resent = True
         for index, result in enumerate(results or []):
             if isinstance(result, dict) and result.get("error"):
                 op = operations[index] if index < len(operations) else {"op": "commit"}
@@ -409,6 +403,15 @@ class OvsdbClient(object):
                 raise OvsdbError("%s: %s transaction failed at operation %d (%s %s): %s"
                                  % (self.remote, self.database, index, op.get("op"), op.get("table", ""), text))
         return results
+
+    def _switch_leader(self, lost):
+        """A new session to the leader (of the cluster, or the one server again) after `lost`."""
+        self.connection.close()
+        try:
+            self.connection = self._reconnect()
+        except OvsdbError as err:
+            raise OvsdbError("%s; reconnecting failed: %s" % (lost.msg, err.msg), **err.details)
+        self.reconnects += 1
 
     def schema(self):
         """The database's schema as the server has it (get_schema): one round trip."""
