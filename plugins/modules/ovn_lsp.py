@@ -95,8 +95,8 @@ options:
     default: 30
 notes:
   - OVN older than 22.06 cannot bind a port on two chassis and reads C(requested-chassis=A,B) as one unknown
-    chassis. Such an OVN is refused before anything is written: Northbound schema older than 6.3.0, or,
-    when the Southbound database is contacted, no C(Port_Binding.additional_chassis) column.
+    chassis. Such an OVN is refused before anything is written (a Northbound schema older than 6.3.0, or,
+    when the Southbound database is contacted, no C(Port_Binding.additional_chassis) column).
   - Kube-OVN's controller writes the same keys while its C(--enable-live-migration-optimize) flag is on; turn it off
     when this collection drives migrations.
 """
