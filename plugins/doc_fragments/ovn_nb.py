@@ -36,6 +36,10 @@ options:
   connect_timeout:
     description:
       - Seconds to wait for each remote to accept the connection (TLS handshake included).
+      - With a RAFT cluster, also how long to keep trying the remotes again, with backoff, while members answer
+        but none is the leader (an election or a leadership transfer), and to find the new leader when the
+        session is lost in the middle of a transaction. A change is sent again only when C(wait) operations
+        guard it, so it never lands twice.
     type: float
     default: 10.0
 """

@@ -77,8 +77,15 @@ options:
   wait:
     description:
       - Like C(ovn-nbctl --wait). V(sb) waits until ovn-northd copied the change to the Southbound database,
-        V(hv) also until every hypervisor applied it. V(none) does not wait.
-      - With V(sb) or V(hv) the NB_Global C(nb_cfg) counter is bumped even when no port changes (a sync).
+        V(hv) until the chassis involved applied it (their C(Chassis_Private.nb_cfg)), that is the source and
+        target chassis and every chassis the ports' C(requested-chassis) named before. A NotReady node elsewhere does
+        not hold the wait back. V(none) does not wait.
+      - V(hv) reads C(Chassis_Private) from O(ovn_sb_connection). Without it, V(hv) falls back to
+        C(NB_Global.hv_cfg), the slowest chassis of the whole cluster, with a warning.
+      - The NB_Global C(nb_cfg) counter is bumped only when a port changes; a call that changes nothing waits
+        for the current value without bumping it.
+      - A wait that times out after the change was written is a warning naming what lags (northd or the
+        chassis), never a failure; the result reports the change.
     type: str
     default: none
     choices: [none, sb, hv]
@@ -88,6 +95,9 @@ options:
     type: float
     default: 30
 notes:
+  - OVN older than 22.06 cannot bind a port on two chassis and reads C(requested-chassis=A,B) as one unknown
+    chassis. Such an OVN is refused before anything is written (a Northbound schema older than 6.3.0, or,
+    when the Southbound database is contacted, no C(Port_Binding.additional_chassis) column).
   - Kube-OVN's controller writes the same keys while its C(--enable-live-migration-optimize) flag is on; turn it off
     when this collection drives migrations.
 """
@@ -159,6 +169,13 @@ nb_cfg:
   returned: when O(wait) is not V(none) and not in check mode
   type: int
   sample: 42
+waited_for:
+  description: The chassis (Chassis names) whose C(Chassis_Private.nb_cfg) O(wait=hv) waited for; empty
+    when it waited for northd or the NB_Global C(hv_cfg) fallback.
+  returned: when O(wait) is not V(none) and not in check mode
+  type: list
+  elements: str
+  sample: [node-a, node-b]
 """
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule

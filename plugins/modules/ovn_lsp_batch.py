@@ -73,7 +73,10 @@ options:
     type: bool
     default: true
   wait:
-    description: Like C(ovn-nbctl --wait), once for the whole batch.
+    description:
+      - As O(kubeovn.live_migration.ovn_lsp#module:wait) of M(kubeovn.live_migration.ovn_lsp), once for the whole
+        batch. V(hv) waits for the chassis of every VMI in the batch only (needs O(ovn_sb_connection)), and a
+        wait that times out after the write is a warning, never a failure.
     type: str
     default: none
     choices: [none, sb, hv]
@@ -81,6 +84,9 @@ options:
     description: Seconds O(wait) may take.
     type: float
     default: 30
+notes:
+  - OVN older than 22.06 (no multi-chassis port bindings) is refused before anything is written, as in
+    M(kubeovn.live_migration.ovn_lsp).
 """
 
 EXAMPLES = r"""
@@ -129,6 +135,11 @@ nb_cfg:
   description: The NB_Global nb_cfg value waited for.
   returned: when O(wait) is not V(none) and not in check mode
   type: int
+waited_for:
+  description: The chassis whose C(Chassis_Private.nb_cfg) O(wait=hv) waited for, as in M(kubeovn.live_migration.ovn_lsp).
+  returned: when O(wait) is not V(none) and not in check mode
+  type: list
+  elements: str
 """
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule

@@ -81,12 +81,17 @@ def test_nb_restarted_while_a_run_waits(healed):
     mixed = ports_seen_differing(sandbox, vm["ports"], worker)
     assert not mixed, mixed[:3]
     first = log[0][1]
-    assert clean_failure_problem(first, [sandbox.nb_remote]) is None, first
     assert not log[-1][1]["failed"], log[-1]
-    # The interrupted prepare had landed: its retry found nothing to change (it landed once).
-    assert [r["changed"] for s, r in log if not r["failed"]] == [False]
+    if first["failed"]:
+        # NB not back when the waiting run reconnected: a clear failure, and the retry finds the
+        # interrupted prepare landed (nothing to change: it landed once).
+        assert clean_failure_problem(first, [sandbox.nb_remote]) is None, first
+        assert [r["changed"] for s, r in log if not r["failed"]] == [False]
+    else:
+        # The read-only wait reconnected to the restarted NB by itself and went on.
+        assert len(log) == 1 and first["changed"], first
     assert_ports_agree(sandbox, vm, "prepared")
-    print("\nNB restart in flight: the waiting run said: %s" % first["msg"])
+    print("\nNB restart in flight: the waiting run %s" % ("said: " + first["msg"] if first["failed"] else "reconnected and succeeded"))
 
 
 def test_northd_down_wait_sb_names_northd(healed):
@@ -94,7 +99,9 @@ def test_northd_down_wait_sb_names_northd(healed):
     vm = make_vm(sandbox)
     sandbox.kill_daemon("northd/ovn-northd")
     results = run_tasks([("ovn_lsp", change(sandbox, vm, "prepared", wait="sb", wait_timeout=2))])[0]
-    assert clean_failure_problem(results[0], ["ovn-northd did not copy", "Southbound"]) is None, results[0]
+    # The change is written: a wait that times out after it is a warning, not a failure.
+    assert not results[0]["failed"], results[0]
+    assert "ovn-northd did not copy it to the Southbound database" in results[0]["_output"]
     # The change itself is in the NB, on every port, and the result says so.
     assert results[0]["changed"] and len(results[0]["ports"]) == 2
     assert_ports_agree(sandbox, vm, "prepared")
@@ -116,12 +123,13 @@ def controller_down_result(sandbox):
     return results[0], again
 
 
-def test_controller_down_wait_hv_times_out_clearly(controller_down_result):
+def test_controller_down_wait_hv_times_out_with_a_warning(controller_down_result):
     result, again = controller_down_result
-    assert clean_failure_problem(result, ["wait=hv", "hypervisors did not apply", "ovn-controller"]) is None, result
+    assert not result["failed"] and result["changed"], result
+    assert "wait=hv: NB change nb_cfg=%d is written" % result["nb_cfg"] in result["_output"]
     assert not again["failed"] and not again["changed"], again
 
 
 def test_controller_down_wait_hv_names_the_hypervisor(controller_down_result):
     result = controller_down_result[0]
-    assert "hv2" in result["msg"]
+    assert "chassis hv2 (nb_cfg" in result["_output"]

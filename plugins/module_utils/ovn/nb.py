@@ -285,16 +285,22 @@ def _keeping(kept, given):
     return lambda port: port.owned if port.name in kept else given(port)
 
 
-def set_port_options(client, lookup, desired, check_mode=False, wait="none", wait_timeout=30.0, comment=None,
-                     keep=None):
+def set_port_options(client, lookup, desired, check_mode=False, wait="none", comment=None, keep=None):
     """Bring our keys of every port lookup(client) returns to `desired`.
 
     lookup: callable(client) -> list of Port (re-run on every attempt).
     keep: callable(ports) -> names of ports to leave as they are (see cut_over_guard); judged on
     the same read the transaction's `wait` operations guard, so it cannot race another writer.
+    wait: with sb or hv, the result's nb_cfg is the NB_Global.nb_cfg to wait for (see
+    wait_for_sync): bumped in the write transaction, like ovn-nbctl --wait, but only when
+    something is written; a call that changes nothing reads it and leaves it alone.
+    The transaction is safe to send again after a lost session (a RAFT leader change): its `wait`
+    operations make a copy that already landed fail instead of applying twice, and the ports are
+    read again.
     Returns {"changed", "ports": [{name, before, after}], "kept": [names], "nb_cfg"}; raises OvsdbError.
     """
     given = _per_port(desired)
+    unsure = None
     for _attempt in range(MAX_ATTEMPTS):
         ports = lookup(client)
         kept = keep(ports) if keep else set()
@@ -304,52 +310,114 @@ def set_port_options(client, lookup, desired, check_mode=False, wait="none", wai
         result = {"changed": bool(ops), "ports": reports, "kept": sorted(kept)}
         if check_mode:
             return result
-        if wait == "none":
+        if not ops and unsure is not None:
+            # A copy of our transaction landed before the session was lost: it was our change.
+            result.update(changed=True, ports=unsure)
+        if wait != "none":
+            nb_cfg = require_nb_global(client)
             if not ops:
+                result["nb_cfg"] = nb_cfg
                 return result
-            try:
-                client.transact(ops)
-            except ovsdb.OvsdbConflict:
-                continue
+            ops = ops + [{"op": "mutate", "table": "NB_Global", "where": [], "mutations": [["nb_cfg", "+=", 1]]},
+                         {"op": "select", "table": "NB_Global", "where": [], "columns": ["nb_cfg"]}]
+        if not ops:
             return result
-        # Like ovn-nbctl --wait: bump nb_cfg in the same transaction and read what it became.
-        require_nb_global(client)
-        cfg_ops = [{"op": "mutate", "table": "NB_Global", "where": [], "mutations": [["nb_cfg", "+=", 1]]},
-                   {"op": "select", "table": "NB_Global", "where": [], "columns": ["nb_cfg"]}]
         try:
-            results = client.transact(ops + cfg_ops)
-        except ovsdb.OvsdbConflict:
+            results = client.transact(ops, retry=True)
+        except ovsdb.OvsdbConflict as err:
+            if err.details.get("resent"):
+                unsure = reports
             continue
-        nb_cfg = results[-1]["rows"][0]["nb_cfg"]
-        result["nb_cfg"] = nb_cfg
-        try:
-            wait_for_cfg(client, nb_cfg, wait, wait_timeout)
-        except OvsdbError as err:
-            raise OvsdbError(err.msg, **dict(err.details, changed=result["changed"], ports=reports))
+        if wait != "none":
+            result["nb_cfg"] = results[-1]["rows"][0]["nb_cfg"]
         return result
     raise OvsdbError("Logical_Switch_Port options kept changing under us: gave up after %d attempts" % MAX_ATTEMPTS)
 
 
 def require_nb_global(client):
-    if not client.select("NB_Global", [], ["nb_cfg"]):
+    """NB_Global.nb_cfg; a clear error when the row is missing (nothing to wait with)."""
+    rows = client.select("NB_Global", [], ["nb_cfg"])
+    if not rows:
         raise OvsdbError("%s: the NB_Global row is missing, so wait cannot work: is the database initialized "
                          "(ovn-nbctl init) and ovn-northd running?" % client.remote)
+    return rows[0]["nb_cfg"]
 
 
-def wait_for_cfg(client, nb_cfg, stage, timeout):
-    """Poll NB_Global until northd (sb_cfg) and, for stage hv, every hypervisor (hv_cfg) caught up."""
+# Multi-chassis port bindings (requested-chassis=A,B) came with OVN 22.06.0 and its NB schema 6.3.0
+# (activation-strategy=rarp with 22.06.1, no schema change). Older OVN reads "A,B" as one unknown
+# chassis and releases the port on the source for the whole migration.
+MULTICHASSIS_NB_SCHEMA = (6, 3, 0)
+MULTICHASSIS_SB_COLUMNS = ("additional_chassis", "requested_additional_chassis")
+
+
+def schema_version(schema):
+    try:
+        return tuple(int(part) for part in schema.get("version", "").split("."))
+    except ValueError:
+        return ()
+
+
+def require_multichassis(nb, sb=None):
+    """Refuse, before anything is written, an OVN without multi-chassis port bindings: the SB
+    Port_Binding columns when an SB session is open, else the NB schema version (one get_schema)."""
+    advice = ("live migration needs multi-chassis port bindings (requested-chassis=SRC,DST), which came "
+              "with OVN 22.06; upgrade OVN. Nothing was written")
+    if sb is not None:
+        schema = sb.schema()
+        columns = schema.get("tables", {}).get("Port_Binding", {}).get("columns", {})
+        missing = [c for c in MULTICHASSIS_SB_COLUMNS if c not in columns]
+        if missing:
+            raise ModuleError("%s: the Southbound Port_Binding table (schema %s) has no %s column: %s"
+                              % (sb.remote, schema.get("version", "?"), " or ".join(missing), advice))
+    schema = nb.schema()
+    if schema_version(schema) < MULTICHASSIS_NB_SCHEMA:
+        raise ModuleError("%s: Northbound schema %s is older than %s (OVN 22.06): %s"
+                          % (nb.remote, schema.get("version", "?"), ".".join(map(str, MULTICHASSIS_NB_SCHEMA)), advice))
+
+
+def wait_for_sync(nb, nb_cfg, stage, timeout, sb=None, chassis=()):
+    """Wait until NB change `nb_cfg` reached ovn-northd (stage sb) or the chassis involved (stage hv).
+
+    Stage hv with an SB session waits for the Chassis_Private.nb_cfg of `chassis` (Chassis names)
+    only; without one, for NB_Global.hv_cfg, the slowest chassis of the whole cluster. With no
+    chassis involved, stage hv is stage sb. Returns None, or a sentence naming what lagged: the
+    change is written by then, so callers report it as a warning, never as a failure.
+    """
+    per_chassis = stage == "hv" and sb is not None
+    chassis = list(chassis) if per_chassis else []
+    if per_chassis and not chassis:
+        stage = "sb"
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
-        row = client.select("NB_Global", [], ["sb_cfg", "hv_cfg"])[0]
-        if row["sb_cfg"] >= nb_cfg and (stage == "sb" or row["hv_cfg"] >= nb_cfg):
-            return
+        row = nb.select("NB_Global", [], ["sb_cfg", "hv_cfg"])[0]
+        behind = {}
+        if chassis:
+            results = sb.select_many([("Chassis_Private", [["name", "==", c]], ["nb_cfg"]) for c in chassis])
+            behind = dict((c, rows[0]["nb_cfg"] if rows else None) for c, rows in zip(chassis, results)
+                          if not rows or rows[0]["nb_cfg"] < nb_cfg)
+            done = not behind
+        elif stage == "hv":
+            done = row["hv_cfg"] >= nb_cfg
+        else:
+            done = row["sb_cfg"] >= nb_cfg
+        if done:
+            return None
         if time.monotonic() >= deadline:
-            if row["sb_cfg"] < nb_cfg:
-                raise OvsdbError("wait=%s: ovn-northd did not copy NB change nb_cfg=%d to the Southbound database within %s s "
-                                 "(sb_cfg is %d): is ovn-northd running and connected?" % (stage, nb_cfg, timeout, row["sb_cfg"]))
-            raise OvsdbError("wait=hv: the hypervisors did not apply NB change nb_cfg=%d within %s s (hv_cfg is %d): "
-                             "an ovn-controller is down or slow" % (nb_cfg, timeout, row["hv_cfg"]),
-                             wait_stage="hv", nb_cfg=nb_cfg)
+            break
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
+    head = "wait=%s: NB change nb_cfg=%d is written, but " % (stage, nb_cfg)
+    northd = ""
+    if row["sb_cfg"] < nb_cfg:
+        northd = ("ovn-northd did not copy it to the Southbound database within %s s (sb_cfg is %d): "
+                  "is ovn-northd running and connected?" % (timeout, row["sb_cfg"]))
+    if behind:
+        lagging = ", ".join("%s (nb_cfg %s)" % (c, "unknown" if n is None else n) for c, n in sorted(behind.items()))
+        return head + ("%s; " % northd if northd else "") + (
+            "chassis %s did not apply it within %s s: is its ovn-controller down or slow?" % (lagging, timeout))
+    if northd:
+        return head + northd
+    return head + ("the hypervisors did not apply it within %s s (NB_Global.hv_cfg is %d, the slowest chassis "
+                   "of the whole cluster): an ovn-controller is down or slow; set ovn_sb_connection to wait "
+                   "only for the chassis involved" % (timeout, row["hv_cfg"]))

@@ -50,12 +50,6 @@ def list_chassis(client):
     return sorted("%s (%s)" % (r["name"], r["hostname"]) if r["hostname"] else r["name"] for r in rows)
 
 
-def lagging_chassis(client, nb_cfg):
-    """Names of the chassis whose ovn-controller has not applied NB change `nb_cfg` yet."""
-    rows = client.select("Chassis_Private", [["nb_cfg", "<", nb_cfg]], ("name", "nb_cfg"))
-    return sorted(r["name"] for r in rows)
-
-
 def chassis_dict(row):
     return {"name": row["name"], "hostname": row.get("hostname") or None}
 

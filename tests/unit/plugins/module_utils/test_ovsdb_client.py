@@ -237,17 +237,22 @@ def test_missing_ports_and_non_vif_ports_are_refused(nb):
         assert 'external_ids:pod=ns1/vm5' in err.value.msg
 
 
-def test_wait_names_the_stage_that_did_not_catch_up(nb):
+def test_wait_bumps_nb_cfg_only_when_writing_and_a_timeout_is_a_sentence(nb):
     # No ovn-northd here: sb_cfg never follows nb_cfg.
     with ovsdb.connect(nb.remote, "OVN_Northbound") as client:
         add_switch_with_ports(client, "ls-wait", {"vm6.ns1": ({}, {"pod": "ns1/vm6"})})
         before = client.select("NB_Global", [], ["nb_cfg"])[0]["nb_cfg"]
-        with pytest.raises(OvsdbError) as err:
-            ovn_nb.set_port_options(client, ovn_nb.vif_lookup(ports=["vm6.ns1"]),
-                                    ovn_nb.desired_options("rolled_back", source="hv1"), wait="hv", wait_timeout=0.2)
-        assert "ovn-northd did not copy NB change nb_cfg=%d" % (before + 1) in err.value.msg
-        assert err.value.details["changed"] is True
+        lookup = ovn_nb.vif_lookup(ports=["vm6.ns1"])
+        desired = ovn_nb.desired_options("rolled_back", source="hv1")
+        result = ovn_nb.set_port_options(client, lookup, desired, wait="hv")
+        assert result["changed"] is True and result["nb_cfg"] == before + 1
         assert options_of(client, "vm6.ns1") == {RC: "hv1"}
+        # Nothing to write: nb_cfg is read, not bumped (no ovn-controller is made to write to SB).
+        again = ovn_nb.set_port_options(client, lookup, desired, wait="hv")
+        assert again["changed"] is False and again["nb_cfg"] == before + 1
+        assert client.select("NB_Global", [], ["nb_cfg"])[0]["nb_cfg"] == before + 1
+        lag = ovn_nb.wait_for_sync(client, result["nb_cfg"], "hv", 0.2)
+        assert lag.startswith("wait=hv: NB change nb_cfg=%d is written, but ovn-northd did not copy it" % (before + 1))
 
 
 def test_wait_without_nb_global_fails_before_writing(servers, tmp_path_factory):
@@ -256,7 +261,7 @@ def test_wait_without_nb_global_fails_before_writing(servers, tmp_path_factory):
         add_switch_with_ports(client, "ls", {"vm7.ns1": ({}, {"pod": "ns1/vm7"})})
         with pytest.raises(OvsdbError) as err:
             ovn_nb.set_port_options(client, ovn_nb.vif_lookup(ports=["vm7.ns1"]),
-                                    ovn_nb.desired_options("rolled_back", source="hv1"), wait="sb", wait_timeout=1)
+                                    ovn_nb.desired_options("rolled_back", source="hv1"), wait="sb")
         assert "NB_Global row is missing" in err.value.msg
         assert options_of(client, "vm7.ns1") == {}
 
@@ -290,8 +295,9 @@ def test_raft_client_skips_followers_for_the_leader(raft):
     remotes = ",".join(followers + [members[leader].remote])
     with ovsdb.connect(remotes, "OVN_Northbound") as client:
         assert client.remote == members[leader].remote
+    # Followers only: the list is tried again until the connect timeout, then each is named.
     with pytest.raises(OvsdbError) as err:
-        ovsdb.connect(",".join(followers), "OVN_Northbound")
+        ovsdb.connect(",".join(followers), "OVN_Northbound", timeout=0.5)
     for follower in followers:
         assert "%s: a RAFT follower, not the cluster leader" % follower in err.value.msg
     with ovsdb.connect(followers[0], "OVN_Northbound", leader_only=False) as client:
@@ -371,3 +377,70 @@ def test_scan_of_many_ports_reads_a_multi_chunk_reply(nb):
         migrating = [p.name for p in ovn_nb.find_migrating_ports(client) if p.name.startswith("bulk-")]
         assert migrating == ["bulk-%04d.ns9" % i for i in range(0, 3000, 100)]
         assert [p.name for p in ovn_nb.find_vmi_ports(client, "ns9", "bulk-0042")] == ["bulk-0042.ns9"]
+
+
+# A session lost mid-transaction (how a RAFT leader change looks to a client).
+
+class LoseSessionAfterSending(object):
+    """Wraps a real Connection: the first `transact` reaches the server (and lands), then the
+    session is reported lost before the answer, as when the leader leaves right after committing."""
+
+    def __init__(self, real, only_writes=True):
+        self.real, self.remote, self.lost, self.only_writes = real, real.remote, 0, only_writes
+
+    def call(self, method, params, timeout=None):
+        result = self.real.call(method, params, timeout)
+        writes = any(op.get("op") == "mutate" for op in params[1:])
+        if method == "transact" and not self.lost and (writes or not self.only_writes):
+            self.lost += 1
+            self.real.close()
+            raise ovsdb.OvsdbSessionLost("%s: the server closed the connection" % self.remote.text)
+        return result
+
+    def close(self):
+        self.real.close()
+
+
+def lossy_client(nb, only_writes=True):
+    client = ovsdb.connect(nb.remote, "OVN_Northbound")
+    client.connection = LoseSessionAfterSending(client.connection, only_writes)
+    return client
+
+
+def test_a_guarded_write_whose_answer_was_lost_lands_once_and_says_changed(nb):
+    with ovsdb.connect(nb.remote, "OVN_Northbound") as setup:
+        add_switch_with_ports(setup, "ls-lost", {"vm10.ns1": ({RC: "hv1", "foo": "bar"}, {"pod": "ns1/vm10"})})
+        nb_cfg = setup.select("NB_Global", [], ["nb_cfg"])[0]["nb_cfg"]
+    with lossy_client(nb) as client:
+        result = ovn_nb.set_port_options(client, ovn_nb.vif_lookup(ports=["vm10.ns1"]),
+                                         ovn_nb.desired_options("prepared", "hv1", "hv2"), wait="sb")
+        assert client.reconnects == 1
+        # The resent copy failed its wait (the first had landed): re-read, nothing left to do.
+        assert result["changed"] is True
+        assert result["ports"][0]["before"] == {RC: "hv1", AS: None}
+        assert result["nb_cfg"] == nb_cfg + 1
+        assert options_of(client, "vm10.ns1") == {RC: "hv1,hv2", AS: "rarp", "foo": "bar"}
+        assert client.select("NB_Global", [], ["nb_cfg"])[0]["nb_cfg"] == nb_cfg + 1
+
+
+def test_an_unguarded_write_is_not_resent_and_a_read_is(nb):
+    with lossy_client(nb) as client:
+        op = {"op": "mutate", "table": "NB_Global", "where": [], "mutations": [["nb_cfg", "+=", 1]]}
+        with pytest.raises(ovsdb.OvsdbSessionLost) as err:
+            client.transact([op])
+        assert "the outcome of this write is unknown" in err.value.msg
+        assert client.reconnects == 0
+    with lossy_client(nb, only_writes=False) as client:
+        assert len(client.select("NB_Global", [], ["nb_cfg"])) == 1
+        assert client.reconnects == 1
+
+
+def test_a_lost_session_with_no_server_left_names_both_failures(nb, servers, tmp_path_factory):
+    gone = servers("gone-nb", create_db(tmp_path_factory, NB_SCHEMA))
+    with ovsdb.connect(gone.remote, "OVN_Northbound", timeout=1) as client:
+        client.connection = LoseSessionAfterSending(client.connection, only_writes=False)
+        gone.stop()
+        time.sleep(0.2)
+        with pytest.raises(OvsdbError) as err:
+            client.select("NB_Global", [], ["nb_cfg"])
+    assert "the server closed the connection; reconnecting failed: Cannot use the OVN_Northbound database" in err.value.msg
