@@ -379,7 +379,6 @@ def whole_seconds(seconds):
     return int(seconds) if float(seconds).is_integer() else seconds
 
 
-
 class PrepareBatcher(object):
     """Gathers the migration events whose action is `prepare` of `window` seconds into one
     `prepare_batch` event (action `prepare` too).
