@@ -384,9 +384,10 @@ class PrepareBatcher(object):
     """Adaptive batching of the migration events whose action is `prepare`, for bursts (a node drain).
 
     The source cannot see when a playbook run ends, so a prepare it emitted is presumed running
-    for `window` seconds. A prepare that comes while none is presumed running, and none is held,
-    is emitted at once: a lone migration waits for nothing. Any other is held (its own event
-    still goes, marked `batched`, so that only the batch acts on it) and the held ones go as one
+    for `window` seconds. A prepare is emitted at once when none is held, fewer than `runs` are
+    presumed running and the last one went more than `settle` seconds ago: a lone migration waits
+    for nothing, even right after another one. Any other (a burst) is held - its own event still
+    goes, marked `batched`, so that only the batch acts on it - and the held ones go as one
     `prepare_batch` event:
     - once no prepare came for `settle` seconds (the burst has been gathered) while fewer than
       `runs` prepares are presumed running; so a burst gives its first migration at once and the
@@ -422,7 +423,8 @@ class PrepareBatcher(object):
                 return [self._flush(now), event]
             return [event]
         self._forget(now)
-        if not self.pending and not self.started:
+        if not self.pending and len(self.started) < self.runs and (
+                not self.started or now - self.started[-1] >= self.settle):
             self.started.append(now)
             return [event]
         self.pending[key] = dict((k, event.get(k)) for k in BATCH_FIELDS)

@@ -224,7 +224,7 @@ def test_the_batcher_gathers_prepare_actions_only():
     v = view()
     events = v.load([vmim("u1", "Running"), vmim("u2", "Pending", of="vm2")], [vmi("A", state("u1")), vmi("A", name="vm2")],
                     [pod("u1", "B")])
-    busy = batcher.offer(prepare_event(9), now=99.9)       # a prepare presumed running
+    busy = batcher.offer(prepare_event(9), now=99.999)     # a prepare, a millisecond before: a burst
     assert busy == [prepare_event(9)]
     offered = [e for event in events for e in batcher.offer(event, now=100.0)]
     assert [(e["action"], e.get("batched")) for e in offered] == [("prepare", True), ("pin", None)]
@@ -239,8 +239,9 @@ def test_the_batcher_gathers_prepare_actions_only():
 
 def test_a_lone_migration_is_emitted_at_once():
     batcher = PrepareBatcher(2.0)
-    sent = drive(batcher, [(0.0, prepare_event(1)), (5.0, prepare_event(2))], until=6.0)
-    assert acting(sent) == [(0.0, "vm1"), (5.0, "vm2")]      # quiet before each: no hold
+    sent = drive(batcher, [(0.0, prepare_event(1)), (5.0, prepare_event(2)), (5.5, prepare_event(3))], until=6.0)
+    # Quiet before the first two; the third comes while the second is presumed running, but alone.
+    assert acting(sent) == [(0.0, "vm1"), (5.0, "vm2"), (5.5, "vm3")]
     assert not any(e.get("batched") for _unused, e in sent)
     assert batcher.next_due() is None
 
