@@ -177,8 +177,8 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.migration_view import (  # noqa: E402
     MigrationView, PrepareBatcher, whole_seconds,
 )
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.source_options import (  # noqa: E402,F401
-    SourceOptionError, parse_options,
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.source_options import (  # noqa: E402
+    parse_options,
 )
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (  # noqa: E402
     MIGRATION_JOB_LABEL,
