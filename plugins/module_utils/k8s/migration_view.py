@@ -400,7 +400,9 @@ class PrepareBatcher(object):
 
     The clock is a parameter (seconds, any monotonic origin): offer() and due() take `now`."""
 
-    SETTLE = 0.01   # seconds without a new prepare after which a gathered burst is complete
+    # Seconds without a new prepare after which a gathered burst is complete: well above the ms between
+    # the watch events of a burst (tens of ms on a loaded controller), nothing next to a playbook run.
+    SETTLE = 0.05
     RUNS = 2        # prepares presumed running at once before the next ones wait for one to end
 
     def __init__(self, window, settle=SETTLE, runs=RUNS):

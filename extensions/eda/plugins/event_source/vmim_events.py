@@ -80,7 +80,7 @@ options:
         a prepare needs (vmim, vmim_uid, vmi, namespace, source_node, target_node, network_opt,
         target_scheduled_at); their own migration events still come, marked C(batched=true), so that the
         rulebook prepares them once, in the batch.
-      - A batch is sent once no prepare came for a few milliseconds while fewer than two prepares are presumed
+      - A batch is sent once no prepare came for 50 ms while fewer than two prepares are presumed
         running, and at the latest this many seconds after its first migration came (the upper bound on any
         hold). An event that needs another action (cutover, rollback) for a VMI of the batch sends the batch first.
       - One C(ansible-playbook) run per VM cannot bind a hundred VMs' ports within the target pods' CNI

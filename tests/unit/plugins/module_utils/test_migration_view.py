@@ -228,8 +228,8 @@ def test_the_batcher_gathers_prepare_actions_only():
     assert busy == [prepare_event(9)]
     offered = [e for event in events for e in batcher.offer(event, now=100.0)]
     assert [(e["action"], e.get("batched")) for e in offered] == [("prepare", True), ("pin", None)]
-    assert batcher.due(100.005) is None
-    batch = batcher.due(100.011)
+    assert batcher.due(100.0 + PrepareBatcher.SETTLE / 2) is None
+    batch = batcher.due(100.001 + PrepareBatcher.SETTLE)
     assert (batch["type"], batch["action"], batch["count"]) == ("prepare_batch", "prepare", 1)
     assert [(m["vmim"], m["source_node"], m["target_node"]) for m in batch["migrations"]] == [("m-u1", "A", "B")]
     assert set(batch["migrations"][0]) == {"vmim", "vmim_uid", "vmi", "namespace", "source_node", "target_node",
@@ -281,7 +281,7 @@ def test_the_window_bounds_the_hold():
     batcher = PrepareBatcher(0.5)
     batcher.offer(prepare_event(900), 0.0)
     batcher.offer(prepare_event(901), 0.0)
-    assert batcher.due(0.02)["count"] == 1           # two presumed running now
+    assert batcher.due(0.06)["count"] == 1           # two presumed running now
     stream = [(0.1 + i * 0.005, prepare_event(i)) for i in range(200)]
     sent = drive(batcher, stream, until=0.7)
     batches = [(t, e) for t, e in sent if e["type"] == "prepare_batch"]
