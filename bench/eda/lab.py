@@ -26,7 +26,7 @@ def log(text):
 
 class Lab:
     def __init__(self, workdir=None, max_concurrent_actions=None, verbosity=1,
-                 rulebook="kubeovn.live_migration.live_migration", batch_window=0):
+                 rulebook="kubeovn.live_migration.live_migration", batch_window=None):
         self.verbosity = verbosity
         self.batch_window = batch_window
         self.rulebook_name = rulebook
@@ -45,7 +45,8 @@ class Lab:
                "OVN_SB_DB": self.sandbox.sb_remote}
         if self.max_concurrent_actions:
             env["EDA_MAX_CONCURRENT_ACTIONS"] = str(self.max_concurrent_actions)
-        variables = {"live_migration_prepare_batch_window": self.batch_window} if self.batch_window else None
+        # None: the rulebook's default (adaptive batching); a number, 0 included, overrides it.
+        variables = None if self.batch_window is None else {"live_migration_prepare_batch_window": self.batch_window}
         self.rulebook = Rulebook(self.workdir, env, rulebook=self.rulebook_name, verbosity=self.verbosity,
                                  variables=variables).start()
         self.rulebook.wait_log("following VirtualMachineInstanceMigrations", timeout=120)

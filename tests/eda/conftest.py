@@ -7,13 +7,17 @@ from source_run import SourceRun
 @pytest.fixture
 def run_source(k8s_emulator):
     """Factory: run_source(**args) starts the source with the emulator's URL and token (explicit
-    auth options unless `host` is given as None) and stops it after the test."""
+    auth options unless `host` is given as None) and stops it after the test. An argument given as
+None is left out (the source's default)."""
     runs = []
 
     def start(**args):
         args.setdefault("host", k8s_emulator.url)
         args.setdefault("api_key", k8s_emulator.token)
         args.setdefault("retry_max_delay", 0.5)
+        # One event per migration, as most tests count them: batching (on by default) has its own
+        # tests (test_vmim_events_batch.py), which pass prepare_batch_window=None for the default.
+        args.setdefault("prepare_batch_window", 0)
         args = {k: v for k, v in args.items() if v is not None}
         run = SourceRun(args).start()
         runs.append(run)

@@ -46,8 +46,9 @@ HEADER = """---
 # cutover, rollback. The job templates get the event's fields as extra vars (vmim, vmim_uid, vmi,
 # namespace, phase, source_node, target_node, migration_state_matches, action, reason,
 # live_migration_scope) and the whole event as ansible_eda.event; a rollback also gets cancel,
-# timed_out and migration_timeout. A batch (live_migration_prepare_batch_window) launches
-# klm_prepare_batch_job_template, default: the prepare job template, with `migrations`.
+# timed_out and migration_timeout. A batch of prepares (gathered while others ran, a burst; see
+# live_migration_prepare_batch_window) launches klm_prepare_batch_job_template, default: the prepare
+# job template, with `migrations`.
 # Rulebook variables as in live_migration.yml: vmim_namespaces, vmim_label_selector,
 # live_migration_scope, live_migration_timeout, live_migration_prepare_batch_window.
 """

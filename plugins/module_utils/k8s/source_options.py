@@ -25,7 +25,8 @@ SCHEMA = {
     "phases": {"type": "list", "choices": PHASES, "as_set": True},
     "scope": {"type": "str", "default": "all", "choices": SCOPES},
     "migration_timeout": {"type": "seconds", "default": 0.0},
-    "prepare_batch_window": {"type": "seconds", "default": 0.0},
+    # Adaptive batching is on unless 0 is given: see PrepareBatcher (module_utils/k8s/migration_view.py).
+    "prepare_batch_window": {"type": "seconds", "default": 2.0},
     "heartbeat": {"type": "seconds", "default": 0.0},
     "replay_ended_within": {"type": "seconds", "default": 300.0},
     "retry_max_delay": {"type": "seconds", "default": 5.0, "zero_is_default": True},

@@ -73,15 +73,21 @@ options:
     default: 0
   prepare_batch_window:
     description:
-      - Seconds to gather the migrations whose target became known (a node drain starts many at once) into
-        one event of type C(prepare_batch) and C(action=prepare), whose C(migrations) list the fields a prepare
-        needs (vmim, vmim_uid, vmi, namespace, source_node, target_node, network_opt, target_scheduled_at). The
-        migration events whose action is C(prepare) still come, marked C(batched=true), so that the rulebook
-        prepares them once, in the batch. 0 (the default) sends no batch events.
+      - Adaptive batching of prepares, for bursts (a node drain starts many migrations at once). The first
+        migration whose action is C(prepare) after a quiet period is emitted at once, as its own event. A prepare
+        emitted is presumed running for this many seconds; the prepares that come meanwhile are gathered
+        and sent as one event of type C(prepare_batch) and C(action=prepare), whose C(migrations) list the fields
+        a prepare needs (vmim, vmim_uid, vmi, namespace, source_node, target_node, network_opt,
+        target_scheduled_at); their own migration events still come, marked C(batched=true), so that the
+        rulebook prepares them once, in the batch.
+      - A batch is sent once no prepare came for 50 ms while fewer than two prepares are presumed
+        running, and at the latest this many seconds after its first migration came (the upper bound on any
+        hold). An event that needs another action (cutover, rollback) for a VMI of the batch sends the batch first.
       - One C(ansible-playbook) run per VM cannot bind a hundred VMs' ports within the target pods' CNI
         timeout on a small controller; one batch run binds them in one OVSDB transaction.
+      - 0 turns batching off - one event, and one prepare run, per migration.
     type: float
-    default: 0
+    default: 2
   heartbeat:
     description: Seconds between heartbeat events (type C(heartbeat)); 0 sends none.
     type: float
@@ -320,8 +326,9 @@ class VmimEventSource(object):
         waits = []
         if next_beat is not None:
             waits.append(next_beat - self.loop.time())
-        if self.batcher.deadline is not None:
-            waits.append(self.batcher.deadline - self.loop.time())
+        batch_due = self.batcher.next_due()
+        if batch_due is not None:
+            waits.append(batch_due - self.loop.time())
         deadline = self.view.next_deadline()
         if deadline is not None:
             # A little past the deadline, so that due() finds it reached (the clocks do not tick together).
@@ -336,8 +343,7 @@ class VmimEventSource(object):
                 await self._put(queue, event)
             batch = self.batcher.due(self.loop.time())
             if batch is not None:
-                LOG.debug("event prepare_batch of %d migrations", batch["count"])
-                await queue.put(batch)
+                await self._put_batch(queue, batch)
             try:
                 key, kind, payload = await asyncio.wait_for(self.inbox.get(), self._wait_time(next_beat))
             except asyncio.TimeoutError:
@@ -363,10 +369,18 @@ class VmimEventSource(object):
                 await self._put(queue, event)
 
     async def _put(self, queue, event):
-        event = self.batcher.offer(event, self.loop.time())
-        LOG.debug("event %s %s/%s phase %s changes %s%s", event["type"], event["namespace"], event["vmim"],
-                  event["phase"], ",".join(event.get("changes") or ()), " (batched)" if event.get("batched") else "")
-        await queue.put(event)
+        for each in self.batcher.offer(event, self.loop.time()):
+            if each["type"] == "prepare_batch":
+                await self._put_batch(queue, each)
+                continue
+            LOG.debug("event %s %s/%s phase %s changes %s%s", each["type"], each["namespace"], each["vmim"],
+                      each["phase"], ",".join(each.get("changes") or ()), " (batched)" if each.get("batched") else "")
+            await queue.put(each)
+
+    @staticmethod
+    async def _put_batch(queue, batch):
+        LOG.debug("event prepare_batch of %d migrations", batch["count"])
+        await queue.put(batch)
 
     def _heartbeat(self):
         problems = sorted(set(f.watcher.last_error.msg for follows in self.groups.values() for f in follows

@@ -191,15 +191,118 @@ def test_a_plan_about_another_migration_is_left_to_that_migrations_event():
     assert "left to the event of migration m-u2" in events[0]["reason"]
 
 
+def prepare_event(n, vmi_name=None, target="B"):
+    """A migration event whose action is prepare, of VMI vm<n> (or `vmi_name`)."""
+    return {"type": "migration", "action": "prepare", "vmim": "m%d" % n, "vmim_uid": "u%d" % n,
+            "vmi": vmi_name or "vm%d" % n, "namespace": "vms", "source_node": "A", "target_node": target,
+            "network_opt": "", "target_scheduled_at": None, "phase": "Scheduled"}
+
+
+def drive(batcher, arrivals, until):
+    """Offer (time, event) arrivals in order and poll due() every millisecond as the source does;
+    returns (time, event) of everything sent."""
+    sent, tick = [], 0.0
+    arrivals = list(arrivals)
+    while tick <= until:
+        while arrivals and arrivals[0][0] <= tick:
+            sent += [(tick, e) for e in batcher.offer(arrivals.pop(0)[1], tick)]
+        batch = batcher.due(tick)
+        if batch is not None:
+            sent.append((tick, batch))
+        tick = round(tick + 0.001, 6)
+    return sent
+
+
+def acting(sent):
+    """(time, what acts) of the events a rule fires on: unbatched prepares and batches."""
+    return [(t, e["vmi"] if e["type"] == "migration" else [m["vmi"] for m in e["migrations"]])
+            for t, e in sent if e["action"] == "prepare" and not e.get("batched")]
+
+
 def test_the_batcher_gathers_prepare_actions_only():
     batcher = PrepareBatcher(0.5)
     v = view()
     events = v.load([vmim("u1", "Running"), vmim("u2", "Pending", of="vm2")], [vmi("A", state("u1")), vmi("A", name="vm2")],
                     [pod("u1", "B")])
-    offered = [batcher.offer(e, now=100.0) for e in events]
+    busy = batcher.offer(prepare_event(9), now=99.999)     # a prepare, a millisecond before: a burst
+    assert busy == [prepare_event(9)]
+    offered = [e for event in events for e in batcher.offer(event, now=100.0)]
     assert [(e["action"], e.get("batched")) for e in offered] == [("prepare", True), ("pin", None)]
-    assert batcher.due(100.2) is None
-    batch = batcher.due(100.6)
+    assert batcher.due(100.0 + PrepareBatcher.SETTLE / 2) is None
+    batch = batcher.due(100.001 + PrepareBatcher.SETTLE)
     assert (batch["type"], batch["action"], batch["count"]) == ("prepare_batch", "prepare", 1)
     assert [(m["vmim"], m["source_node"], m["target_node"]) for m in batch["migrations"]] == [("m-u1", "A", "B")]
-    assert PrepareBatcher(0).offer(events[0], now=1.0) is events[0]
+    assert set(batch["migrations"][0]) == {"vmim", "vmim_uid", "vmi", "namespace", "source_node", "target_node",
+                                           "network_opt", "target_scheduled_at"}
+    assert PrepareBatcher(0).offer(events[0], now=1.0) == [events[0]]
+
+
+def test_a_lone_migration_is_emitted_at_once():
+    batcher = PrepareBatcher(2.0)
+    sent = drive(batcher, [(0.0, prepare_event(1)), (5.0, prepare_event(2)), (5.5, prepare_event(3))], until=6.0)
+    # Quiet before the first two; the third comes while the second is presumed running, but alone.
+    assert acting(sent) == [(0.0, "vm1"), (5.0, "vm2"), (5.5, "vm3")]
+    assert not any(e.get("batched") for _unused, e in sent)
+    assert batcher.next_due() is None
+
+
+def test_a_burst_gives_the_first_at_once_and_the_rest_in_one_batch():
+    batcher = PrepareBatcher(2.0)
+    burst = [(i * 0.0005, prepare_event(i)) for i in range(100)]    # 100 within 50 ms
+    sent = drive(batcher, burst, until=3.0)
+    acts_ = acting(sent)
+    assert acts_[0] == (0.0, "vm0")
+    assert len(acts_) == 2, acts_
+    when, batch = acts_[1]
+    assert batch == ["vm%d" % i for i in sorted(range(1, 100), key=lambda i: "vm%d" % i)]
+    assert 0.05 <= when <= 0.05 + 2 * PrepareBatcher.SETTLE       # once the burst settled
+    assert sum(1 for _unused, e in sent if e.get("batched")) == 99
+
+
+def test_a_steady_stream_is_gathered_while_prepares_run():
+    # One target every 100 ms for 5 s: at most two runs presumed at once, each batch takes what
+    # came meanwhile, no migration is held longer than the window.
+    batcher = PrepareBatcher(1.0)
+    stream = [(i * 0.1, prepare_event(i)) for i in range(50)]
+    sent = drive(batcher, stream, until=8.0)
+    acts_ = acting(sent)
+    acted = [vmi_ for _unused, what in acts_ for vmi_ in ([what] if isinstance(what, str) else what)]
+    assert sorted(acted) == sorted("vm%d" % i for i in range(50))
+    assert len(acts_) <= 12, acts_
+    came = dict(("vm%d" % i, i * 0.1) for i in range(50))
+    for when, what in acts_:
+        for vmi_ in [what] if isinstance(what, str) else what:
+            assert when - came[vmi_] <= 1.0 + 0.002, (vmi_, when)
+
+
+def test_the_window_bounds_the_hold():
+    # Prepares keep coming every 5 ms (never settles) while two are presumed running: the batch
+    # still goes `window` seconds after its first migration came.
+    batcher = PrepareBatcher(0.5)
+    batcher.offer(prepare_event(900), 0.0)
+    batcher.offer(prepare_event(901), 0.0)
+    assert batcher.due(0.06)["count"] == 1           # two presumed running now
+    stream = [(0.1 + i * 0.005, prepare_event(i)) for i in range(200)]
+    sent = drive(batcher, stream, until=0.7)
+    batches = [(t, e) for t, e in sent if e["type"] == "prepare_batch"]
+    assert batches and abs(batches[0][0] - 0.6) < 0.0015, batches[0][0]
+    assert batches[0][1]["migrations"][0]["vmi"] == "vm0"
+
+
+def test_one_vmis_actions_keep_their_order():
+    batcher = PrepareBatcher(2.0)
+    assert batcher.offer(prepare_event(1), 0.0) == [prepare_event(1)]
+    held = batcher.offer(prepare_event(2), 0.001)
+    assert held[0]["batched"]
+    # vm2 prepared again on another target while held: one entry, its latest nodes.
+    batcher.offer(prepare_event(3, vmi_name="vm2", target="C"), 0.002)
+    none = dict(prepare_event(2), action="none")
+    assert batcher.offer(none, 0.003) == [none]            # no action: the batch stays held
+    cutover = dict(prepare_event(3, vmi_name="vm2"), action="cutover")
+    out = batcher.offer(cutover, 0.004)
+    assert [e["type"] for e in out] == ["prepare_batch", "migration"]
+    assert [(m["vmi"], m["vmim"], m["target_node"]) for m in out[0]["migrations"]] == [("vm2", "m3", "C")]
+    assert out[1] is cutover
+    assert batcher.due(1.0) is None
+    other = dict(prepare_event(4), action="rollback")
+    assert batcher.offer(other, 1.0) == [other]            # a VMI not held: nothing to send first

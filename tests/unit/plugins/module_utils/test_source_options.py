@@ -17,7 +17,7 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.source_
 def test_defaults():
     options, _unused = parse_options({})
     assert options == {"namespaces": [None], "label_selector": None, "phases": set(), "scope": "all",
-                       "migration_timeout": 0.0, "prepare_batch_window": 0.0, "heartbeat": 0.0,
+                       "migration_timeout": 0.0, "prepare_batch_window": 2.0, "heartbeat": 0.0,
                        "replay_ended_within": 300.0, "retry_max_delay": 5.0}
 
 
@@ -29,6 +29,13 @@ def test_values_as_a_rulebook_renders_them():
         ["a", "b"], {"Running"}, "opted_in", 600.0)
     assert (options["label_selector"], options["retry_max_delay"]) == (None, 5.0)
     assert (auth["validate_certs"], auth["host"]) == (False, "https://api:6443")
+
+
+def test_batching_is_on_unless_turned_off():
+    # The rulebook passes "" when its variable is not set: the source's default (adaptive batching).
+    assert parse_options({"prepare_batch_window": ""})[0]["prepare_batch_window"] == 2.0
+    assert parse_options({"prepare_batch_window": "0"})[0]["prepare_batch_window"] == 0.0
+    assert parse_options({"prepare_batch_window": 0.5})[0]["prepare_batch_window"] == 0.5
 
 
 def test_explicit_auth_wins_over_the_environment(monkeypatch):
