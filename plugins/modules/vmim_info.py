@@ -354,13 +354,24 @@ def main_logic(module):
                 if vmi:
                     details["vmi"] = service.vmi_summary(namespace, vmi)
                 raise ModuleError(err.msg, **details)
+    if params["plan"] and vmi and not label_selector:
+        # The roles' path: the plan's own reads (the VMI's VMIMs, the VMI, its target pods) are the result.
+        read = plan_read(service, params, [(namespace, vmi)])
+        result["migrations"] = [r for r in read["records"] if not name or r["name"] == name]
+        result["vmi"] = read["vmis"][(namespace, vmi)]
+        result["plans"] = read["plans"]
+        return result
     result["migrations"] = service.migrations(namespace, name, vmi, label_selector)
     if vmi:
         result["vmi"] = service.vmi_summary(namespace, vmi)
     if params["plan"]:
-        result["plans"] = service.plans(namespace, plan_targets(params, result["migrations"]), params["ports"],
-                                        params["scope"], params["deleted_migrations"], params["timed_out"])
+        result["plans"] = plan_read(service, params, plan_targets(params, result["migrations"]))["plans"]
     return result
+
+
+def plan_read(service, params, targets):
+    return service.plan_read(params["namespace"], targets, params["ports"], params["scope"],
+                             params["deleted_migrations"], params["timed_out"])
 
 
 def awaiting_target(records):

@@ -74,15 +74,17 @@ class VmimService(object):
     def record(self, vmim):
         return self.records([vmim])[0]
 
-    def plans(self, namespace=None, vmis=None, ports=None, scope="all", deleted=(), timed_out=None):
-        """The planner's decision for each VMI in play, sorted by namespace and name.
+    def plan_read(self, namespace=None, vmis=None, ports=None, scope="all", deleted=(), timed_out=False):
+        """The planner's decision for each VMI in play, sorted by namespace and name, with what it was
+        decided on: {"plans": [...], "records": records of those VMIs' VMIMs (newest first per VMI),
+        "vmis": {(namespace, name): vmi_summary}}.
 
         vmis     [(namespace, name)] to plan for; None: every VMI with a migration in flight, every
                  VMI owning one of `ports`, and every VMI of a `deleted` record.
         ports    ovn_lsp_info port dicts (vmi, namespace, options) whose options are known; a VMI with
                  none listed has unknown ports.
         deleted  records of VMIMs the caller deleted (cancelled) before they ended; `timed_out`
-                 (seconds) when that was for running out of time.
+                 when that was for running out of time.
         One VMIM list, one GET per VMI, one pod list per namespace."""
         vmims = self.vmims(namespace)
         by_vmi = {}
@@ -105,14 +107,14 @@ class VmimService(object):
         wanted = sorted(k for k in wanted if k[0] and k[1])
         cache = dict((key, self.get_vmi(*key)) for key in wanted)
         records = self.records([v for k in wanted for v in by_vmi.get(k, ())], cache)
-        result = []
+        summaries = dict((key, vmi_summary(key[0], key[1], cache[key])) for key in wanted)
+        plans = []
         for key in wanted:
-            summary = vmi_summary(key[0], key[1], cache[key])
             mine = [r for r in records if (r["namespace"], r["vmi"]) == key]
             known = set(r["uid"] for r in mine)
             mine += [r for r in gone.get(key, ()) if r.get("uid") not in known]
-            result.append(plan(summary, mine, owned.get(key) if ports is not None else None, scope))
-        return result
+            plans.append(plan(summaries[key], mine, owned.get(key) if ports is not None else None, scope))
+        return {"plans": plans, "records": records, "vmis": summaries}
 
     def migrations(self, namespace=None, name=None, vmi=None, label_selector=None):
         """Records of the matching VMIMs, newest first."""
