@@ -5,7 +5,7 @@ plugins/doc_fragments/<name>.py, so an option is documented exactly where it is 
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import AUTH_OPTIONS
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import AUTH_OPTIONS, secret_values
 
 # ovn-nbctl / ovn-sbctl connection options (doc fragment: ovn_nb).
 OVN_NB_ARGSPEC = dict(
@@ -18,12 +18,24 @@ OVN_NB_ARGSPEC = dict(
 )
 
 # kubernetes.core's auth options and K8S_AUTH_* fallbacks (doc fragment: k8s_auth), from the one table.
-K8S_AUTH_ARGSPEC = dict(
-    (name, dict([("type", kind), ("fallback", (env_fallback, list(env)))]
-                + ([("aliases", list(aliases))] if aliases else [])
-                + ([("no_log", no_log)] if no_log or name.endswith("_key") else [])))
-    for name, (kind, aliases, no_log, env) in AUTH_OPTIONS.items()
-)
+def _k8s_option(spec):
+    option = {"type": spec["type"], "no_log": bool(spec.get("no_log"))}
+    if spec.get("env"):
+        option["fallback"] = (env_fallback, list(spec["env"]))
+    if spec.get("aliases"):
+        option["aliases"] = list(spec["aliases"])
+    if spec.get("elements"):
+        option["elements"] = spec["elements"]
+    if spec.get("suboptions"):
+        # apply_defaults: the keys' own K8S_AUTH_PROXY_HEADERS_* fallbacks apply without the dict.
+        option["options"] = dict((sub, _k8s_option(subspec)) for sub, subspec in spec["suboptions"].items())
+        option["apply_defaults"] = True
+    return option
+
+
+K8S_AUTH_ARGSPEC = dict((name, _k8s_option(spec)) for name, spec in AUTH_OPTIONS.items())
+# Secrets no static no_log can name: a kubeconfig given as a dict, and values derived from secrets.
+SHARED_SECRET_VALUES = {"k8s_auth": secret_values}
 
 SHARED_ARGSPECS = {
     "ovn_nb": OVN_NB_ARGSPEC,

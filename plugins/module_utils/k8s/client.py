@@ -2,14 +2,17 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one Kubernetes client of the collection, on the official `kubernetes` package.
 
-Auth follows kubernetes.core (so AWX's Kubernetes credential, which sets K8S_AUTH_*, works):
-explicit `host` + `api_key` need nothing else; else `kubeconfig`/`context` are loaded; else the
-in-cluster service account; else the default kubeconfig (KUBECONFIG or ~/.kube/config). Explicit
-options then override what was loaded.
+Auth follows kubernetes.core (so AWX's Kubernetes credential, which sets K8S_AUTH_*, works), with
+one rule stricter: `host` with `api_key`, with `username`+`password`, or with `client_cert`+`client_key`
+loads nothing else (so no kubeconfig's or pod's token is ever sent to the host named); else
+`kubeconfig`/`context` are loaded; else the in-cluster service account; else the default kubeconfig
+(KUBECONFIG or ~/.kube/config). Explicit options then override what was loaded. The decision is
+`credential_source()` in auth_options.py.
 
 Calls are plain REST (no DynamicClient: discovery costs a round trip) with `_preload_content=False`,
 so every object is the API server's JSON as a dict, whatever the client version. Every failure
-becomes KubernetesError in `_translate`, with a message that names what went wrong.
+becomes KubernetesError in `_translate`, with a message that names what went wrong and never
+carries a secret (`secret_values()` are scrubbed from every message).
 
 No Ansible imports at module level: the EDA event source reuses this file.
 """
@@ -20,12 +23,14 @@ import traceback
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import (  # noqa: F401 (re-exported)
-    AUTH_ENV, BOOL_OPTIONS,
+    AUTH_ENV, AUTH_OPTIONS, BOOL_OPTIONS, auth_from_env, basic_auth_header, credential_source, given, pairing_error,
+    secret_values,
 )
 
 try:
     from kubernetes.client import ApiClient, Configuration, CoreV1Api, CustomObjectsApi
     from kubernetes.client.rest import ApiException
+    from kubernetes.client.rest import RESTClientObject
     from kubernetes.config import ConfigException, load_incluster_config, load_kube_config, load_kube_config_from_dict
     import urllib3
     KUBERNETES_IMPORT_ERROR = None
@@ -39,6 +44,7 @@ CONFIGURATION_ATTRS = {
     "client_cert": "cert_file",
     "client_key": "key_file",
     "proxy": "proxy",
+    "no_proxy": "no_proxy",
 }
 
 # (connect, read) seconds for ordinary calls; a watch's read timeout is its own duration plus this.
@@ -89,27 +95,6 @@ def require_kubernetes():
         raise KubernetesError(missing_library_msg(), exception=KUBERNETES_IMPORT_ERROR)
 
 
-def _env_bool(value):
-    return value.strip().lower() not in ("0", "false", "no", "off", "")
-
-
-def auth_from_env(environ=None):
-    """K8S_AUTH_* variables as auth options, for callers without an Ansible argspec (EDA)."""
-    environ = os.environ if environ is None else environ
-    auth = {}
-    for option, names in AUTH_ENV.items():
-        for name in names:
-            if environ.get(name):
-                value = environ[name]
-                auth[option] = _env_bool(value) if option in BOOL_OPTIONS else value
-                break
-    return auth
-
-
-def _given(auth, option):
-    return auth.get(option) not in (None, "")
-
-
 def _load_kubeconfig(configuration, auth):
     """Load a kubeconfig path or dict (or the default one) into `configuration`."""
     kubeconfig = auth.get("kubeconfig")
@@ -157,29 +142,73 @@ def _check_files(auth):
             raise KubernetesError("%s %s: %s" % (option, path, "not readable" if os.path.exists(path) else "no such file"))
 
 
+def scrub(text, secrets):
+    """`text` with every secret replaced by ********."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "********")
+    return text
+
+
+def _scrubbed(err, secrets):
+    """The same KubernetesError with the secrets scrubbed from its message."""
+    if secrets and isinstance(err, KubernetesError):
+        err.msg = scrub(err.msg, secrets)
+        err.args = (err.msg,)
+    return err
+
+
+def _proxy_headers(value):
+    headers = dict((k, v) for k, v in (value or {}).items() if v not in (None, ""))
+    return urllib3.util.make_headers(**headers) if headers else None
+
+
+def _explicit(auth):
+    """Options set by the user (None, "" and an all-empty dict mean "not set")."""
+    return dict((k, v) for k, v in auth.items() if k in AUTH_OPTIONS and given(auth, k))
+
+
 def build_configuration(auth):
     """A kubernetes.client.Configuration from auth options (kubernetes.core precedence)."""
     require_kubernetes()
-    auth = dict((k, v) for k, v in auth.items() if k in AUTH_ENV and v not in (None, ""))
+    auth = _explicit(auth)
+    secrets = secret_values(auth)
+    try:
+        return _build_configuration(auth)
+    except KubernetesError as err:
+        raise _scrubbed(err, secrets)
+
+
+def _build_configuration(auth):
+    problem = pairing_error(auth)
+    if problem:
+        raise KubernetesError(problem)
     _check_files(auth)
     configuration = Configuration()
-    if _given(auth, "host") and _given(auth, "api_key"):
-        pass  # enough to authenticate: load nothing
-    elif _given(auth, "kubeconfig") or _given(auth, "context"):
+    source = credential_source(auth)
+    if source == "kubeconfig":
         _load_kubeconfig(configuration, auth)
-    else:
+    elif source == "ambient":
         try:
             load_incluster_config(client_configuration=configuration)
         except ConfigException:
             _load_kubeconfig(configuration, auth)
     overrides = {}
-    if _given(auth, "host"):
+    if given(auth, "host"):
         overrides["host"] = auth["host"].rstrip("/")
     for option, attr in CONFIGURATION_ATTRS.items():
         if option in auth:
             overrides[attr] = auth[option]
-    if _given(auth, "api_key"):
-        configuration.api_key = {"authorization": "Bearer " + auth["api_key"]}
+    if "proxy_headers" in auth:
+        overrides["proxy_headers"] = _proxy_headers(auth["proxy_headers"])
+    credential = None
+    if given(auth, "api_key"):
+        credential = "Bearer " + auth["api_key"]
+    elif given(auth, "username"):
+        credential = basic_auth_header(auth["username"] + ":" + auth["password"])
+    elif source == "explicit":
+        credential = ""     # a client certificate alone: no token of any kind
+    if credential is not None:
+        configuration.api_key = {"authorization": credential} if credential else {}
         configuration.api_key_prefix = {}
         configuration.refresh_api_key_hook = None
     for attr, value in overrides.items():
@@ -196,9 +225,20 @@ def build_configuration(auth):
     return configuration
 
 
+def impersonation_headers(auth):
+    """[(header, value)] for impersonate_user / impersonate_groups (one Impersonate-Group per group)."""
+    headers = []
+    if given(auth, "impersonate_user"):
+        headers.append(("Impersonate-User", auth["impersonate_user"]))
+        for group in auth.get("impersonate_groups") or ():
+            headers.append(("Impersonate-Group", group))
+    return headers
+
+
 def connect(auth):
     """A K8sClient from auth options (module params, or auth_from_env() for non-Ansible callers)."""
-    return K8sClient(build_configuration(auth))
+    configuration = build_configuration(auth)
+    return K8sClient(configuration, impersonation_headers(auth), secret_values(_explicit(auth)))
 
 
 def _status_of(err):
@@ -252,7 +292,8 @@ def _translate(err, host, verb, resource, namespace=None, name=None):
     if isinstance(err, ApiException):
         if not err.status:  # raised by the REST layer itself, e.g. TLS failures
             return ConnectionLost(
-                "cannot talk to the Kubernetes API at %s: %s (check ca_cert, or set validate_certs: false)"
+                "cannot talk to the Kubernetes API at %s: %s (for a TLS error: give ca_cert the CA that signed "
+                "the API server's certificate)"
                 % (host, str(err.reason).replace("\n", ": ")))
         status = _status_of(err)
         return api_error(host, verb, resource, namespace, name, err.status, err.reason, status.get("message"))
@@ -272,13 +313,32 @@ def _read_json(response):
         response.release_conn()
 
 
+def _rest_client_with_headers(configuration, extra_headers):
+    """The generated client's REST layer, adding `extra_headers` to every request. A header may
+    repeat (Impersonate-Group, once per group), which the generated client's header dict cannot."""
+    from urllib3._collections import HTTPHeaderDict
+
+    class RestClientWithHeaders(RESTClientObject):
+        def request(self, method, url, *args, **kwargs):
+            headers = HTTPHeaderDict(kwargs.get("headers") or {})
+            for name, value in extra_headers:
+                headers.add(name, value)
+            kwargs["headers"] = headers
+            return super(RestClientWithHeaders, self).request(method, url, *args, **kwargs)
+
+    return RestClientWithHeaders(configuration)
+
+
 class K8sClient(object):
     """Typed REST calls on raw dicts. Object-level calls return None where the object is missing."""
 
-    def __init__(self, configuration):
+    def __init__(self, configuration, extra_headers=(), secrets=()):
         self.configuration = configuration
         self.host = configuration.host
+        self.secrets = set(secrets)
         self.api_client = ApiClient(configuration)
+        if extra_headers:
+            self.api_client.rest_client = _rest_client_with_headers(configuration, list(extra_headers))
         self.custom = CustomObjectsApi(self.api_client)
         self.core = CoreV1Api(self.api_client)
 
@@ -289,7 +349,7 @@ class K8sClient(object):
         try:
             return func(*args, **kwargs)
         except Exception as err:
-            raise _translate(err, self.host, verb, resource, namespace, name)
+            raise _scrubbed(_translate(err, self.host, verb, resource, namespace, name), self.secrets)
 
     def _list_func(self, resource, namespace):
         """The generated list function and its leading arguments for this resource and scope."""
@@ -408,13 +468,14 @@ class WatchStream(object):
                     raise api_error(self.client.host, "watch", self.resource, self.namespace, None,
                                     obj.get("code"), obj.get("reason"), obj.get("message"))
                 yield event.get("type"), obj
-        except KubernetesError:
-            raise
+        except KubernetesError as err:
+            raise _scrubbed(err, self.client.secrets)
         except ValueError as err:
             raise ConnectionLost("the watch on %s from %s sent a malformed event: %s"
                                  % (describe(self.resource, self.namespace), self.client.host, err))
         except Exception as err:
-            raise _translate(err, self.client.host, "watch", self.resource, self.namespace)
+            raise _scrubbed(_translate(err, self.client.host, "watch", self.resource, self.namespace),
+                            self.client.secrets)
         finally:
             self.close()
 

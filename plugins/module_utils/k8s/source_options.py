@@ -4,13 +4,13 @@
 
 SCHEMA maps each option to its type, default and (where the values are fixed) its choices;
 parse_options() walks it, so an option is added by adding one line. The Kubernetes auth options
-come from the client's AUTH_ENV (the kubernetes.core names and their K8S_AUTH_* fallbacks).
+come from auth_options.AUTH_OPTIONS (the kubernetes.core names and their K8S_AUTH_* fallbacks).
 
 Pure: no Ansible imports, no I/O besides reading the environment for the auth fallbacks.
 """
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import (
-    AUTH_ENV, BOOL_OPTIONS, auth_from_env,
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import (
+    AUTH_OPTIONS, BOOL_OPTIONS, LIST_OPTIONS, auth_from_env,
 )
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import SCOPES
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import PHASES
@@ -32,8 +32,9 @@ SCHEMA = {
     "retry_max_delay": {"type": "seconds", "default": 5.0, "zero_is_default": True},
 }
 # The auth options: kubernetes.core's, explicit values win over the K8S_AUTH_* environment.
-AUTH_SCHEMA = dict((option, {"type": "bool" if option in BOOL_OPTIONS else "any", "default": None})
-                   for option in AUTH_ENV)
+AUTH_SCHEMA = dict((option, {"type": "bool" if option in BOOL_OPTIONS else "list" if option in LIST_OPTIONS else "any",
+                             "default": None})
+                   for option in AUTH_OPTIONS)
 SOURCE = "kubeovn.live_migration.vmim_events"
 
 

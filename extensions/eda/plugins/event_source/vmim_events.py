@@ -120,6 +120,18 @@ options:
     description: HTTP proxy URL (env K8S_AUTH_PROXY).
   persist_config:
     description: Write refreshed tokens back to the kubeconfig (env K8S_AUTH_PERSIST_CONFIG).
+  username:
+    description: Basic authentication user, with password (env K8S_AUTH_USERNAME).
+  password:
+    description: Basic authentication password (env K8S_AUTH_PASSWORD).
+  no_proxy:
+    description: Hosts reached without the proxy, comma-separated (env K8S_AUTH_NO_PROXY).
+  proxy_headers:
+    description: Proxy headers - proxy_basic_auth, basic_auth, user_agent (env K8S_AUTH_PROXY_HEADERS_<KEY>).
+  impersonate_user:
+    description: User to act as (env K8S_AUTH_IMPERSONATE_USER).
+  impersonate_groups:
+    description: Groups to act as, with impersonate_user (env K8S_AUTH_IMPERSONATE_GROUPS, comma-separated).
 """
 
 EXAMPLES = r"""
