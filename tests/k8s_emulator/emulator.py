@@ -1,6 +1,7 @@
 """K8sEmulator: the store and the HTTP server in a background event-loop thread, plus the
 controls tests use (direct store access, deny list, cutting watches, compaction)."""
 import asyncio
+import base64
 import socket
 import threading
 
@@ -8,6 +9,7 @@ import yaml
 from aiohttp import web
 
 from . import errors
+from .rbac import RbacPolicy, identity
 from .resources import Registry
 from .server import ApiServer
 from .store import Store
@@ -24,8 +26,13 @@ def _free_port():
 
 class K8sEmulator:
     def __init__(self, token=None, history=1000, port=0, host="127.0.0.1", bookmark_interval=1.0,
-                 user=DEFAULT_USER, tls=False):
+                 user=DEFAULT_USER, tls=False, tokens=None, basic_users=None):
         self.token = token
+        self.tokens = dict(tokens or {})          # more bearer tokens: token -> user name
+        self.basic_users = dict(basic_users or {})  # basic auth: user -> password
+        self.rbac = None                         # an RbacPolicy once enforce_rbac() is called
+        self.requests = []                       # every resource request (see authorize)
+        self.impersonations = []                 # (user, groups) of every Impersonate-* request
         self.tls = tls
         self.ca = None                 # CertificateAuthority when serving HTTPS
         self.host = host
@@ -193,6 +200,61 @@ class K8sEmulator:
         """Forget the event history: a watch from any older resourceVersion gets 410 Expired."""
         self.store.compact()
 
+    # ---- authentication -------------------------------------------------------------------
+    def _authenticated(self, headers, peercert):
+        auth = headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            token = auth[len("Bearer "):]
+            if self.token and token == self.token:
+                return identity(self.user)
+            if token in self.tokens:
+                return identity(self.tokens[token])
+        elif auth.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(auth[len("Basic "):]).decode("utf-8").partition(":")
+            except ValueError:
+                user = password = None
+            if user in self.basic_users and self.basic_users[user] == password:
+                return identity(user)
+        if peercert:   # CN is the user, each O a group, as kube-apiserver's x509 authenticator
+            subject = dict(pair for rdn in peercert.get("subject", ()) for pair in rdn if pair[0] == "commonName")
+            groups = [value for rdn in peercert.get("subject", ()) for key, value in rdn if key == "organizationName"]
+            return identity(subject.get("commonName", ""), groups)
+        if self.token or self.tokens or self.basic_users:
+            raise errors.unauthorized()
+        return identity(self.user)
+
+    def authenticate(self, headers, peercert=None):
+        """The Identity a request acts as: its credentials, then its Impersonate-* headers."""
+        who = self._authenticated(headers, peercert)
+        user = headers.get("Impersonate-User")
+        groups = headers.getall("Impersonate-Group", []) if hasattr(headers, "getall") else []
+        if groups and not user:
+            raise errors.bad_request("requested impersonation of groups without impersonating a user")
+        if user:
+            if self.rbac is not None and not self.rbac.may_impersonate(who, user, groups):
+                raise errors.ApiError(403, "Forbidden", 'users "%s" is forbidden: User "%s" cannot impersonate '
+                                      'resource "users" in API group "" at the cluster scope' % (user, who.user))
+            who = identity(user, groups)
+            self.impersonations.append((user, tuple(groups)))
+        return who
+
+    def enforce_rbac(self, *manifests):
+        """Authorize every resource request by the Roles/ClusterRoles and bindings of `manifests`
+        (paths of YAML files, or parsed documents); 403 for anything they do not grant."""
+        docs = []
+        for manifest in manifests:
+            if isinstance(manifest, dict):
+                docs.append(manifest)
+            else:
+                with open(str(manifest)) as handle:
+                    docs.extend(yaml.safe_load_all(handle))
+        self.rbac = RbacPolicy(docs)
+        return self.rbac
+
+    def stop_enforcing_rbac(self):
+        self.rbac = None
+
     # ---- authorization --------------------------------------------------------------------
     def deny(self, verb, resource, namespace=None):
         """Answer 403 for `verb` ("*" = any) on `resource` ("pods", "virtualmachineinstancemigrations/status",
@@ -202,12 +264,19 @@ class K8sEmulator:
     def allow_all(self):
         self._denied = []
 
-    def authorize(self, verb, route):
+    def authorize(self, verb, route, who=None):
+        """The deny list, then RBAC when enforced. Each request is recorded in `requests` as
+        (user, verb, group, resource, namespace, name, allowed)."""
+        who = who or identity(self.user)
         resource = route.rtype.plural + ("/" + route.subresource if route.subresource else "")
-        for d_verb, d_resource, d_namespace in list(self._denied):
-            if d_verb in ("*", verb) and d_resource in ("*", resource, route.rtype.plural + "." + route.rtype.group) \
-                    and d_namespace in (None, route.namespace):
-                raise errors.forbidden(self.user, verb, route.rtype, route.subresource, route.namespace, route.name)
+        allowed = not any(
+            d_verb in ("*", verb) and d_resource in ("*", resource, route.rtype.plural + "." + route.rtype.group)
+            and d_namespace in (None, route.namespace) for d_verb, d_resource, d_namespace in list(self._denied))
+        if allowed and self.rbac is not None:
+            allowed = self.rbac.allows(who, verb, route.rtype.group, resource, route.namespace, route.name)
+        self.requests.append((who.user, verb, route.rtype.group, resource, route.namespace, route.name, allowed))
+        if not allowed:
+            raise errors.forbidden(who.user, verb, route.rtype, route.subresource, route.namespace, route.name)
 
     # ---- watches --------------------------------------------------------------------------
     def watch_opened(self, stream):

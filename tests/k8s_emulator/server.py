@@ -38,24 +38,19 @@ class ApiServer:
 
     async def handle(self, request):
         try:
-            self._authenticate(request)
-            return await self._dispatch(request)
+            who = self.state.authenticate(request.headers, self._client_cert(request))
+            return await self._dispatch(request, who)
         except errors.ApiError as exc:
             return _json(exc.status(), exc.code)
 
-    def _authenticate(self, request):
-        token = self.state.token
-        if token and request.headers.get("Authorization", "") != "Bearer " + token and not self._client_cert(request):
-            raise errors.unauthorized()
-
     @staticmethod
     def _client_cert(request):
-        """A client certificate the TLS handshake verified against the emulator's CA."""
+        """The client certificate the TLS handshake verified against the emulator's CA, or None."""
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-        return bool(ssl_object and ssl_object.getpeercert())
+        return (ssl_object.getpeercert() or None) if ssl_object else None
 
     # ---- routing -------------------------------------------------------------------------
-    async def _dispatch(self, request):
+    async def _dispatch(self, request, who):
         parts = [p for p in request.path.split("/") if p]
         if request.method == "GET":
             doc = self._discovery(parts, request)
@@ -64,7 +59,7 @@ class ApiServer:
         route = self._route(parts)
         if route is None:
             raise errors.path_not_found()
-        return await self._resource(request, route)
+        return await self._resource(request, route, who)
 
     def _discovery(self, parts, request):
         registry = self.state.registry
@@ -122,9 +117,9 @@ class ApiServer:
             return "delete" if route.name else "deletecollection"
         raise errors.ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
-    async def _resource(self, request, route):
+    async def _resource(self, request, route, who):
         verb = self._verb(request, route)
-        self.state.authorize(verb, route)
+        self.state.authorize(verb, route, who)
         if request.query.get("dryRun"):
             raise errors.bad_request("dryRun is not supported by this emulator")
         rtype, store = route.rtype, self.state.store
