@@ -17,8 +17,9 @@ OVN_NB_ARGSPEC = dict(
     connect_timeout=dict(type="float", default=10.0),
 )
 
-# kubernetes.core's auth options and K8S_AUTH_* fallbacks (doc fragment: k8s_auth), from the one table.
+
 def _k8s_option(spec):
+    """kubernetes.core's auth options and K8S_AUTH_* fallbacks (doc fragment: k8s_auth), from the one table."""
     option = {"type": spec["type"], "no_log": bool(spec.get("no_log"))}
     if spec.get("env"):
         option["fallback"] = (env_fallback, list(spec["env"]))

@@ -7,7 +7,6 @@ callbacks' files and the registered results never hold a secret or a value deriv
 import base64
 import json
 import logging
-from pathlib import Path
 
 from ansible_run import assert_clean_failure, assert_ok, run_tasks
 from k8s_emulator import K8sEmulator

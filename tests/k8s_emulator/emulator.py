@@ -211,7 +211,7 @@ class K8sEmulator:
                 return identity(self.tokens[token])
         elif auth.startswith("Basic "):
             try:
-                user, _, password = base64.b64decode(auth[len("Basic "):]).decode("utf-8").partition(":")
+                user, _sep, password = base64.b64decode(auth[len("Basic "):]).decode("utf-8").partition(":")
             except ValueError:
                 user = password = None
             if user in self.basic_users and self.basic_users[user] == password:

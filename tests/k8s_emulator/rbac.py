@@ -32,8 +32,7 @@ def _objects(docs):
         if not doc:
             continue
         if doc.get("kind") == "List" or (doc.get("kind") or "").endswith("List"):
-            for item in _objects(doc.get("items") or []):
-                yield item
+            yield from _objects(doc.get("items") or [])
         else:
             yield doc
 
@@ -86,8 +85,7 @@ class RbacPolicy:
             if not any(_subject_matches(s, who) for s in subjects):
                 continue
             key = (bound_ns if ref.get("kind") == "Role" else None, ref.get("name"))
-            for rule in self.roles.get(key, []):
-                yield rule
+            yield from self.roles.get(key, [])
 
     def allows(self, who, verb, group, resource, namespace, name):
         return any(rule_allows(rule, verb, group, resource, name) for rule in self._rules(who, namespace))
@@ -95,7 +93,7 @@ class RbacPolicy:
     def may_impersonate(self, who, user, groups):
         """The `impersonate` checks kube-apiserver makes before switching to (user, groups)."""
         if user.startswith(SA_PREFIX):
-            namespace, _, sa = user[len(SA_PREFIX):].partition(":")
+            namespace, _sep, sa = user[len(SA_PREFIX):].partition(":")
             checks = [("serviceaccounts", namespace, sa)]
         else:
             checks = [("users", None, user)]

@@ -13,10 +13,7 @@ No imports beyond the standard library: the EDA source reads it outside Ansible.
 import base64
 import os
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover (Python 2 controller-side sanity only)
-    from urlparse import urlsplit  # type: ignore
+from urllib.parse import urlsplit
 
 # option -> spec. Keys: type, aliases, env (variables in the order read), no_log (secret: masked in
 # every output), elements (list type), suboptions (dict type), version_added (ours, when newer than
@@ -221,12 +218,10 @@ def basic_auth_header(user_password):
 def _strings(value):
     if isinstance(value, dict):
         for item in value.values():
-            for text in _strings(item):
-                yield text
+            yield from _strings(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            for text in _strings(item):
-                yield text
+            yield from _strings(item)
     elif isinstance(value, str) and value:
         yield value
 

@@ -22,9 +22,8 @@ import os
 import traceback
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import (  # noqa: F401 (re-exported)
-    AUTH_ENV, AUTH_OPTIONS, BOOL_OPTIONS, auth_from_env, basic_auth_header, credential_source, given, pairing_error,
-    secret_values,
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import (
+    AUTH_OPTIONS, basic_auth_header, credential_source, given, pairing_error, secret_values,
 )
 
 try:

@@ -9,9 +9,8 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError  # noqa: E402
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import (  # noqa: E402
-    auth_from_env, build_configuration,
-)
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import auth_from_env  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import build_configuration  # noqa: E402
 
 
 def kubeconfig_dict():
