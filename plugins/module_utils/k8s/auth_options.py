@@ -135,10 +135,9 @@ AUTH_OPTIONS = {
     },
 }
 
-# Options whose values are sent as they are to other code (the EDA source's schema, the client).
+# Typed options, for the EDA source's schema (source_options.py), which checks values outside Ansible.
 BOOL_OPTIONS = tuple(name for name, spec in AUTH_OPTIONS.items() if spec["type"] == "bool")
 LIST_OPTIONS = tuple(name for name, spec in AUTH_OPTIONS.items() if spec["type"] == "list")
-DICT_OPTIONS = tuple(name for name, spec in AUTH_OPTIONS.items() if spec["type"] == "dict")
 # Option names and the environment variables read for each, in order (dict options: per key).
 AUTH_ENV = dict((name, spec.get("env", ())) for name, spec in AUTH_OPTIONS.items())
 SUBOPTION_ENV = dict((name, dict((sub, subspec["env"]) for sub, subspec in spec["suboptions"].items()))

@@ -32,9 +32,9 @@ SCHEMA = {
     "retry_max_delay": {"type": "seconds", "default": 5.0, "zero_is_default": True},
 }
 # The auth options: kubernetes.core's, explicit values win over the K8S_AUTH_* environment.
-AUTH_SCHEMA = dict((option, {"type": "bool" if option in BOOL_OPTIONS else "list" if option in LIST_OPTIONS else "any",
-                             "default": None})
-                   for option in AUTH_OPTIONS)
+AUTH_SCHEMA = dict(
+    (option, {"type": "bool" if option in BOOL_OPTIONS else "list" if option in LIST_OPTIONS else "any", "default": None})
+    for option in AUTH_OPTIONS)
 SOURCE = "kubeovn.live_migration.vmim_events"
 
 
