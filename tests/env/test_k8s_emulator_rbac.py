@@ -62,8 +62,8 @@ def emulator():
     emu = K8sEmulator(tokens={"reader-token": SA, "admin-token": "admin"}).start()
     emu.enforce_rbac(
         role("ClusterRole", "read-pods", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]),
-        bind("ClusterRoleBinding", "read-pods", "ClusterRole", [{"kind": "ServiceAccount", "name": "reader",
-                                                                   "namespace": "tools"}]),
+        bind("ClusterRoleBinding", "read-pods", "ClusterRole",
+             [{"kind": "ServiceAccount", "name": "reader", "namespace": "tools"}]),
         role("ClusterRole", "impersonate", [{"apiGroups": [""], "resources": ["serviceaccounts"],
                                              "verbs": ["impersonate"], "resourceNames": ["reader"]}]),
         bind("ClusterRoleBinding", "impersonate", "ClusterRole", [{"kind": "User", "name": "admin"}]))
