@@ -1,4 +1,5 @@
-"""python -m k8s_emulator --port 18080 [--token T] [--tls] [--kubeconfig PATH] [--pidfile P]: serve until SIGTERM."""
+"""python -m k8s_emulator --port 18080 [--token T] [--identity TOKEN=USER ...] [--rbac MANIFEST ...] [--tls]
+[--kubeconfig PATH] [--pidfile P]: serve until SIGTERM."""
 import argparse
 import sys
 
@@ -16,10 +17,17 @@ def main(argv=None):
     parser.add_argument("--pidfile", help="write this process id here")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS (the kubeconfig names the generated CA)")
     parser.add_argument("--history", type=int, default=1000, help="watch events kept for resourceVersion replay")
+    parser.add_argument("--identity", action="append", default=[], metavar="TOKEN=USER",
+                        help="a bearer token and the user it stands for (system:serviceaccount:NS:NAME)")
+    parser.add_argument("--rbac", action="append", default=[], metavar="MANIFEST",
+                        help="enforce the Roles/ClusterRoles and bindings of this YAML file (403 otherwise)")
     args = parser.parse_args(argv)
 
+    tokens = dict(item.split("=", 1) for item in args.identity)
     emulator = K8sEmulator(token=args.token, history=args.history, port=args.port, host=args.host,
-                           tls=args.tls)
+                           tls=args.tls, tokens=tokens)
+    if args.rbac:
+        emulator.enforce_rbac(*args.rbac)
     try:
         emulator.start()
     except OSError as exc:
