@@ -18,11 +18,10 @@ import time
 from pathlib import Path
 
 from .lab import BandwidthLab, log  # first: puts tests/ on sys.path
-from bench.downtime import cases  # noqa: I100
 from bench.downtime.plot import timeline_png  # noqa: I100
 from kubevirt_sim.memory_copy import quantity  # noqa: I100
 
-from . import plot, table  # noqa: I100
+from . import cases, plot, table  # noqa: I100
 
 
 def listed(text, check=quantity):
