@@ -48,13 +48,23 @@ def cost_table(runs):
 
 
 def agreement_lines(runs):
-    compared = [(run, agree(run)) for run in runs if agree(run) is not None]
-    if not compared:
-        return ["window agreement (SB vs metrics, within %d %%): nothing to compare" % (AGREEMENT * 100)]
-    bad = [run for run, ok in compared if not ok]
-    worst = max(abs(r.metrics_window_s - r.sb_window_s) / r.sb_window_s for r, _ok in compared)
-    return ["window agreement (SB vs metrics, within %d %%): %d of %d runs, worst %.1f %%: %s"
-            % (AGREEMENT * 100, len(compared) - len(bad), len(compared), worst * 100, "met" if not bad else "MISSED")]
+    """One line per case that bound a port on two chassis: how many runs' metrics window agrees
+    with the SB window within AGREEMENT, and how many runs the metrics gave no window for."""
+    lines = []
+    for case in dict.fromkeys(run.case for run in runs if run.sb_window_s):
+        dual = [run for run in runs if run.case == case and run.sb_window_s]
+        compared = [run for run in dual if agree(run) is not None]
+        missing = len(dual) - len(compared)
+        head = "window agreement, %s (SB vs metrics, within %d %%): " % (case, AGREEMENT * 100)
+        if not compared:
+            lines.append(head + "no run had a window in the metrics (%d runs): MISSED" % missing)
+            continue
+        good = sum(1 for run in compared if agree(run))
+        worst = max(abs(r.metrics_window_s - r.sb_window_s) / r.sb_window_s for r in compared)
+        lines.append(head + "%d of %d runs, worst %.1f %%%s: %s" % (
+            good, len(compared), worst * 100, ", %d without a window in the metrics" % missing if missing else "",
+            "met" if good == len(dual) else "MISSED"))
+    return lines or ["window agreement: no run bound a port on two chassis"]
 
 
 def runs_list(runs):

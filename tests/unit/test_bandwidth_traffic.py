@@ -57,3 +57,18 @@ def test_an_unprepared_migration_duplicates_nothing():
     counted = traffic.account(sent_at, 0.0, 0.05, 0.01, {s: 100 for s in range(6)}, {s: 100 for s in range(7, 10)},
                               {7, 8, 9})
     assert (counted.extra_packets, counted.to_target_before, counted.window_s) == (0, 0, 0.0)
+
+
+def test_agreement_is_checked_per_case_and_a_missing_metrics_window_misses():
+    from types import SimpleNamespace
+
+    from bench.bandwidth import table
+
+    def run(case, sb, metrics):
+        return SimpleNamespace(case=case, sb_window_s=sb, metrics_window_s=metrics, failure="", traffic=None)
+    lines = table.agreement_lines([run("unprepared", None, None), run("collection/playbook", 10.0, 10.9),
+                                   run("collection/eda", 10.0, None), run("collection/eda", 10.0, 10.2)])
+    assert lines[0] == ("window agreement, collection/playbook (SB vs metrics, within 10 %): 1 of 1 runs, "
+                        "worst 9.0 %: met")
+    assert lines[1].endswith("1 of 1 runs, worst 2.0 %, 1 without a window in the metrics: MISSED")
+    assert table.agreement_lines([run("collection/playbook", 10.0, 11.5)])[0].endswith("0 of 1 runs, worst 15.0 %: MISSED")
