@@ -33,16 +33,15 @@ def cost_table(runs):
         def med(get, found=found):
             values = [v for v in (get(r) for r in found) if v is not None]
             return median(values) if values else None
-        t = lambda r: r.traffic    # noqa: E731
         lines.append("| %s | %s | %s | %d | %s | %s | %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s |" % (
             case, memory, bandwidth, len(found), fmt(found[0].model.seconds),
             fmt(med(lambda r: r.sb_window_s)), fmt(med(lambda r: r.metrics_window_s)),
-            fmt(med(lambda r: t(r).window_s)),
-            fmt(med(lambda r: t(r).to_target_before), 0),
-            fmt(med(lambda r: t(r).to_target_before - t(r).delivered_before), 0),
-            fmt(med(lambda r: t(r).duplicated_after), 0), fmt(med(lambda r: t(r).extra_packets), 0),
-            fmt(med(lambda r: t(r).extra_bytes / 1000.0), 1),
-            fmt(med(lambda r: 100.0 * t(r).extra_packets / t(r).sent if t(r).sent else None), 1),
+            fmt(med(lambda r: r.traffic.window_s)),
+            fmt(med(lambda r: r.traffic.to_target_before), 0),
+            fmt(med(lambda r: r.traffic.to_target_before - r.traffic.delivered_before), 0),
+            fmt(med(lambda r: r.traffic.duplicated_after), 0), fmt(med(lambda r: r.traffic.extra_packets), 0),
+            fmt(med(lambda r: r.traffic.extra_bytes / 1000.0), 1),
+            fmt(med(lambda r: 100.0 * r.traffic.extra_packets / r.traffic.sent if r.traffic.sent else None), 1),
             fmt(med(lambda r: r.gap.gap_ms), 1), fmt(med(lambda r: r.gap.lost), 0)))
     return "\n".join(lines)
 
