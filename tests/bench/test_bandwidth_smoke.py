@@ -49,8 +49,11 @@ def test_bandwidth_prints_the_cost_of_the_dual_chassis_window(tmp_path):
     assert unprepared[10] == "0" and unprepared[8] == "0 (0)", unprepared  # nothing sent twice
     for case in ("collection/playbook", "collection/eda"):
         row = rows[case]
-        sb_window, metrics_window = float(row[5]), float(row[6])
-        assert sb_window > 0 and metrics_window > 0, row
+        assert float(row[5]) > 0, row                    # SB bound the port on two chassis
+        # The playbook records prepare and cutover in separate runs: its metrics have the window.
+        # (The rulebook's prepare run may already cut over, and then records none: docs/performance.md.)
+        if case == "collection/playbook":
+            assert float(row[6]) > 0, row
         to_target, dropped = (int(x.strip("()")) for x in row[8].split())
         # Copies reached the target chassis before the RARP and OVN dropped them there (a probe in
         # flight at the RARP instant may pass).
