@@ -1,9 +1,10 @@
-"""python -m bench.downtime [--repeat 10] [--cases unprepared,collection/playbook,collection/eda] [--workdir DIR]
+"""python -m bench.downtime [--repeat 10] [--cases unprepared,collection/playbook,collection/eda] [--workdir DIR] [--out DIR]
 
 On one OVN sandbox, Kubernetes emulator and simulated KubeVirt, migrates a fresh VM from hv1 to
 hv2 `--repeat` times per case while a peer on hv3 sends it a UDP probe every 2 ms, and measures
 the traffic gap. The cases run one block after the other (the rulebook must not see the other
-cases' migrations). Progress goes to stderr, the tables to stdout.
+cases' migrations). Progress goes to stderr, the tables to stdout and to --out/downtime.md, next
+to a timeline PNG of each case's first migration (--out/timeline-<case>.png).
 """
 import argparse
 import os
@@ -11,9 +12,10 @@ import platform
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from .lab import Lab, log  # first: puts tests/ on sys.path
-from . import cases, table  # noqa: I100
+from . import cases, plot, table  # noqa: I100
 
 
 def parse_cases(text):
@@ -30,6 +32,8 @@ def parse_args(argv):
     parser.add_argument("--cases", type=parse_cases, default=list(cases.NAMES),
                         help="comma-separated, default %s" % ",".join(cases.NAMES))
     parser.add_argument("--workdir", help="directory for the sandbox and logs (default: a temporary one)")
+    parser.add_argument("--out", default="bench-results/downtime", help="where the tables and PNGs go "
+                        "(default bench-results/downtime)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -63,22 +67,25 @@ def main(argv=None):
             finally:
                 driver.close()
     load_after = os.getloadavg()
-    print("bench.downtime: %d runs per case, a probe every %.0f ms from %s; %s, %s, Python %s, %d CPUs; %.0f s in all"
-          % (args.repeat, lab.interval * 1000, "hv3", version(["ovs-vswitchd", "--version"]),
-             version(["ovn-controller", "--version"]), platform.python_version(), os.cpu_count(),
-             time.monotonic() - started))
-    print("load average (1, 5, 15 min): %.1f %.1f %.1f before, %.1f %.1f %.1f after" % (load_before + load_after))
-    print()
-    print(table.gap_table(samples, args.cases))
-    print()
-    print(table.wait_table(samples, args.cases))
-    print()
-    for line in table.targets(samples, args.cases):
-        print(line)
-    print()
-    print("Runs:")
-    for line in table.runs_list(samples):
-        print("  " + line)
+    lines = []
+    print_ = lines.append
+    print_("bench.downtime: %d runs per case, a probe every %.0f ms from %s; %s, %s, Python %s, %d CPUs; %.0f s in all"
+           % (args.repeat, lab.interval * 1000, "hv3", version(["ovs-vswitchd", "--version"]),
+              version(["ovn-controller", "--version"]), platform.python_version(), os.cpu_count(),
+              time.monotonic() - started))
+    print_("load average (1, 5, 15 min): %.1f %.1f %.1f before, %.1f %.1f %.1f after" % (load_before + load_after))
+    lines += ["", table.gap_table(samples, args.cases), "", table.wait_table(samples, args.cases), ""]
+    lines += table.targets(samples, args.cases) + ["", "Runs:"] + ["  " + line for line in table.runs_list(samples)]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for case in args.cases:
+        first = next((s for s in samples if s.case == case and s.timeline), None)
+        if first:
+            png = plot.timeline_png(first.timeline, out / ("timeline-%s.png" % case.replace("/", "-")))
+            lines.append("timeline of the first %s run: %s" % (case, png))
+    text = "\n".join(lines)
+    (out / "downtime.md").write_text(text + "\n")
+    print(text)
     return 0
 
 

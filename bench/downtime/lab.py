@@ -24,7 +24,7 @@ from ovn_sandbox import OvnSandbox  # noqa: E402
 from ovn_sandbox.ovsdb_json import quote, rows  # noqa: E402
 from ovn_sandbox.vifs import ifname  # noqa: E402
 
-from . import gap  # noqa: E402
+from . import gap, plot  # noqa: E402
 from .sb_monitor import BindingMonitor  # noqa: E402
 from .timed_sim import TimedSim  # noqa: E402
 
@@ -50,6 +50,7 @@ class Sample:
     sched_to_sb_ms: Optional[float]     # target pod bound -> SB binds the port on the target chassis
     wall_s: float                       # the whole run, migration and settling
     failure: str = ""
+    timeline: Optional[plot.Timeline] = None
 
 
 class Lab:
@@ -131,12 +132,26 @@ class Lab:
         switchover = self.sim.switchover(lsp)
         if not switchover or switchover[1] != TARGET:
             raise RuntimeError("the VM never switched over to %s (sim errors: %s)" % (TARGET, self.sim.errors))
-        result = gap.measure(sent_at, gap.read(self.sandbox, SOURCE, lsp), gap.read(self.sandbox, TARGET, lsp),
-                             tag, switchover[0], start)
+        at_source, at_target = gap.read(self.sandbox, SOURCE, lsp), gap.read(self.sandbox, TARGET, lsp)
+        result = gap.measure(sent_at, at_source, at_target, tag, switchover[0], start)
         scheduled = self.sim.scheduled(namespace, TARGET, since=start)
         bound = self.monitor.first_bound(lsp, TARGET, scheduled) if scheduled else None
+        lanes = {"delivered to the VM's port on %s (source)" % SOURCE: gap.probe_seqs(at_source, tag),
+                 "delivered to the VM's port on %s (target)" % TARGET: gap.probe_seqs(at_target, tag)}
+        timeline = plot.Timeline("%s: %s/%s from %s to %s" % (case, namespace, vmi, SOURCE, TARGET), self.interval,
+                                 {label: plot.relative([sent_at[s] for s in seqs if s < len(sent_at)], start)
+                                  for label, seqs in lanes.items()},
+                                 self.marks(lsp, start, switchover[0]), end=wall)
         self.forget(lsp)
-        return Sample(case, result, (bound - scheduled) * 1000 if bound else None, wall)
+        return Sample(case, result, (bound - scheduled) * 1000 if bound else None, wall, timeline=timeline)
+
+    def marks(self, lsp, start, switchover):
+        """prepare (SB binds the target as additional), the RARP, cutover (SB: the target alone),
+        in seconds from `start`."""
+        chassis = self.sandbox.chassis_name(TARGET)
+        found = {"prepare": self.monitor.first_dual(lsp, chassis, start), "RARP": switchover}
+        found["cutover"] = self.monitor.first_alone(lsp, chassis, found["prepare"] or start)
+        return {label: at - start for label, at in found.items() if at}
 
     def owned_options(self, lsp):
         found = rows(self.sandbox.nbctl("--format=json", "--columns=options", "find", "Logical_Switch_Port",
@@ -172,13 +187,13 @@ class Lab:
 class Prober:
     """The probe sender process (prober.py) from the peer on hv3 to one VM port."""
 
-    def __init__(self, lab, port, tag):
+    def __init__(self, lab, port, tag, pad=0):
         self.out = lab.workdir / ("probes-%d.bin" % tag)
         peer = lab.peer
         cmd = [sys.executable, "-m", "bench.downtime.prober",
                "--ctl", str(lab.sandbox.workdir / peer["hv"] / "ovs-vswitchd.ctl"), "--ifname", ifname(peer["name"]),
                "--src-mac", peer["mac"], "--src-ip", peer["ip"], "--dst-mac", port["mac"], "--dst-ip", port["ip"],
-               "--tag", str(tag), "--interval", str(lab.interval), "--out", str(self.out)]
+               "--tag", str(tag), "--interval", str(lab.interval), "--pad", str(pad), "--out", str(self.out)]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]))
         self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, text=True)
         if self.proc.stdout.readline().strip() != "ready":

@@ -2,7 +2,7 @@
 watches, the Kubernetes client) never delay it on the GIL.
 
     python -m bench.downtime.prober --ctl HV3/ovs-vswitchd.ctl --ifname IF --src-mac M --src-ip I
-        --dst-mac M --dst-ip I --tag N --out FILE [--interval 0.002]
+        --dst-mac M --dst-ip I --tag N --out FILE [--interval 0.002] [--pad 0]
 
 Every `interval` seconds (a time.monotonic() schedule) it injects one IPv4/UDP probe into the
 peer's interface on its hypervisor (netdev-dummy/receive over one open unixctl session, without
@@ -48,6 +48,7 @@ def main(argv=None):
         parser.add_argument("--" + name, required=True)
     parser.add_argument("--tag", type=int, required=True)
     parser.add_argument("--interval", type=float, default=0.002)
+    parser.add_argument("--pad", type=int, default=0, help="zero bytes after the payload (a known frame size)")
     args = parser.parse_args(argv)
 
     stop = []
@@ -66,7 +67,7 @@ def main(argv=None):
     due = time.monotonic()
     while not stop:
         frame = packets.ipv4_udp(args.src_mac, args.dst_mac, args.src_ip, args.dst_ip,
-                                 payload(args.tag, len(sent)), dport=DPORT)
+                                 payload(args.tag, len(sent)) + bytes(args.pad), dport=DPORT)
         now = time.monotonic()
         if due > now:
             time.sleep(due - now)

@@ -23,5 +23,16 @@ class BindingMonitor:
         return self._rows.first_seen(
             lsp, lambda v: uuid in ovsdb_set(v.get("chassis")) + ovsdb_set(v.get("additional_chassis")), since)
 
+    def first_dual(self, lsp, chassis_name, since):
+        """The first instant at or after `since` when SB bound `lsp` on the chassis as additional (prepare)."""
+        uuid = ["uuid", self.chassis_uuid(chassis_name)]
+        return self._rows.first_seen(lsp, lambda v: uuid in ovsdb_set(v.get("additional_chassis")), since)
+
+    def first_alone(self, lsp, chassis_name, since):
+        """The first instant at or after `since` when SB bound `lsp` on the chassis alone (cutover)."""
+        uuid = ["uuid", self.chassis_uuid(chassis_name)]
+        return self._rows.first_seen(
+            lsp, lambda v: ovsdb_set(v.get("chassis")) == [uuid] and not ovsdb_set(v.get("additional_chassis")), since)
+
     def stop(self):
         self._rows.stop()

@@ -32,6 +32,7 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.timestamps 
 try:
     import prometheus_client
     from prometheus_client import CollectorRegistry, Counter, Gauge, pushadd_to_gateway
+    from prometheus_client.core import HistogramMetricFamily
     HAS_PROMETHEUS_CLIENT = True
     PROMETHEUS_CLIENT_IMPORT_ERROR = None
 except ImportError as exc:  # reported by the module with missing_required_lib
@@ -46,11 +47,17 @@ PREFIX = "kubeovn_live_migration_"
 STAGE_DURATION = PREFIX + "stage_duration_seconds"
 TARGET_SCHEDULED_TS = PREFIX + "target_scheduled_timestamp_seconds"
 DUAL_CHASSIS_SINCE = PREFIX + "dual_chassis_since_timestamp_seconds"
+DUAL_CHASSIS_WINDOW = PREFIX + "dual_chassis_window_seconds"
+DUAL_CHASSIS_LAST_WINDOW = PREFIX + "dual_chassis_last_window_seconds"
 OUTCOMES_TOTAL = PREFIX + "outcomes_total"
 LAST_OUTCOME_TS = PREFIX + "last_outcome_timestamp_seconds"
 SWEEP_LAST_RUN_TS = PREFIX + "sweep_last_run_timestamp_seconds"
 SWEEP_LAST_RUN_REPAIRED = PREFIX + "sweep_last_run_repaired_ports"
 SWEEP_REPAIRED_TOTAL = PREFIX + "sweep_repaired_ports_total"
+
+# Upper bounds of the window histogram (seconds): a memory copy takes seconds to minutes
+# (docs/rollout.md); DualChassisTooLong alerts at 600.
+WINDOW_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 # name -> (type, label names, help). Counter names are the sample names (with _total).
 SERIES = {
@@ -60,6 +67,10 @@ SERIES = {
                           "Unix time the target pod of the VM's last migration was scheduled."),
     DUAL_CHASSIS_SINCE: ("gauge", ("migration",),
                          "Unix time since which the VM's ports are bound on two chassis; 0 when on one."),
+    DUAL_CHASSIS_LAST_WINDOW: ("gauge", ("migration",),
+                               "Seconds the VM's ports were bound on two chassis in its last migration that ended."),
+    DUAL_CHASSIS_WINDOW: ("histogram", (),
+                          "Seconds the VM's ports were bound on two chassis, one observation per migration."),
     OUTCOMES_TOTAL: ("counter", ("outcome",),
                      "Migrations of the VM that ended with each outcome, as acted on by the collection."),
     LAST_OUTCOME_TS: ("gauge", ("migration", "outcome"),
@@ -134,9 +145,10 @@ def _labels_key(labels):
 class Family(object):
     """The series of one metric name in one group: {labels key: value}."""
 
-    def __init__(self, name, series=None):
+    def __init__(self, name, series=None, total=0.0):
         self.name = name
         self.series = dict(series or {})
+        self.total = total  # a histogram's sum; its series are the cumulative counts by `le`
 
     def set(self, value, **labels):
         self.series[_labels_key(labels)] = float(value)
@@ -150,7 +162,30 @@ class Family(object):
                 if all(dict(key).get(k, "") == v for k, v in labels.items())]
 
     def as_list(self):
+        if SERIES.get(self.name, ("",))[0] == "histogram":
+            buckets = [dict(name=self.name + "_bucket", labels={"le": le}, value=count) for le, count in self.buckets()]
+            return buckets + [dict(name=self.name + "_sum", labels={}, value=self.total),
+                              dict(name=self.name + "_count", labels={}, value=self.get(le="+Inf") or 0.0)]
         return [dict(name=self.name, labels=dict(key), value=value) for key, value in sorted(self.series.items())]
+
+    def buckets(self):
+        """A histogram's (le, cumulative count), by increasing bound, +Inf last."""
+        found = [(dict(key).get("le", "+Inf"), value) for key, value in self.series.items()]
+        return sorted(found, key=lambda item: float(item[0]))
+
+
+def _le(bound):
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
+
+
+def observe(previous, name, seconds=None, bounds=WINDOW_BUCKETS):
+    """A histogram Family: `previous` (or an empty one) plus one observation of `seconds` (None: none)."""
+    family = Family(name, total=(previous.total if previous else 0.0) + (seconds or 0.0))
+    for bound in tuple(bounds) + (float("inf"),):
+        before = previous.get(le=_le(bound)) if previous else None
+        family.set((before or 0.0) + (1 if seconds is not None and seconds <= bound else 0), le=_le(bound))
+    family.total = round(family.total, 6)
+    return family
 
 
 class GroupPlan(object):
@@ -173,6 +208,29 @@ class GroupPlan(object):
 
     def summary(self):
         return dict(grouping_key=dict(self.grouping_key), series=self.series())
+
+
+def _histogram_from_json(name, body):
+    """A histogram as /api/v1/metrics shows it: {"metrics": [{"buckets": {le: count}, "sum": ...}]}."""
+    family = Family(name)
+    for metric in (body.get("metrics") or [])[:1]:   # label-less: one series per group
+        try:
+            for le, count in (metric.get("buckets") or {}).items():
+                family.set(float(count), le=_le(float(le)))
+            family.total = float(metric.get("sum") or 0.0)
+        except (TypeError, ValueError):
+            return Family(name)
+    return family
+
+
+class _Collected(object):
+    """Families built by hand (a histogram with given buckets) for a CollectorRegistry."""
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+
+    def collect(self):
+        return self.metrics
 
 
 class Pushgateway(object):
@@ -227,6 +285,9 @@ class Pushgateway(object):
                 if name not in SERIES or not isinstance(body, dict):
                     continue
                 family = Family(name)
+                if SERIES[name][0] == "histogram":
+                    families[name] = _histogram_from_json(name, body)
+                    continue
                 for metric in body.get("metrics") or []:
                     mlabels = dict((k, v) for k, v in (metric.get("labels") or {}).items()
                                    if k not in labels and k != "instance")
@@ -244,8 +305,14 @@ class Pushgateway(object):
         # from prometheus_client 0.20; older ones push it, which is noise but harmless).
         getattr(prometheus_client, "disable_created_metrics", lambda: None)()
         registry = CollectorRegistry()
+        collected = []
         for name, family in plan.families.items():
             kind, labelnames, doc = SERIES[name]
+            if kind == "histogram":
+                histogram = HistogramMetricFamily(name, doc, labels=[])
+                histogram.add_metric([], buckets=family.buckets(), sum_value=family.total)
+                collected.append(histogram)
+                continue
             if kind == "counter":
                 metric = Counter(name[:-len("_total")], doc, labelnames, registry=registry)
             else:
@@ -257,6 +324,8 @@ class Pushgateway(object):
                     child.inc(max(value, 0.0))  # a counter cannot go below 0
                 else:
                     child.set(value)
+        if collected:
+            registry.register(_Collected(collected))
 
         def handler(url, method, timeout, headers, data):
             def send():
@@ -311,6 +380,18 @@ def plan_vm(current, namespace, vmi, migration, stages, outcome, now):
             family = Family(DUAL_CHASSIS_SINCE)
             family.set(0, migration=migration)
             plan.add(family)
+            # The window this mark closes, once: a repeated cutover finds the mark cleared.
+            since = dual.get(migration=migration)
+            if since and since > 0:
+                window = round((stages.get("cutover") or now) - since, 6)
+                if window < 0:
+                    plan.warnings.append("the dual-chassis window of migration %r ends %.3fs before it began "
+                                         "(clock skew?): observed as 0" % (migration, -window))
+                window = max(window, 0.0)
+                last = Family(DUAL_CHASSIS_LAST_WINDOW)
+                last.set(window, migration=migration)
+                plan.add(last)
+                plan.add(observe(current.get(DUAL_CHASSIS_WINDOW), DUAL_CHASSIS_WINDOW, window))
     elif "prepared" in stages:
         family = Family(DUAL_CHASSIS_SINCE)
         family.set(stages["prepared"], migration=migration)
@@ -332,6 +413,8 @@ def plan_vm(current, namespace, vmi, migration, stages, outcome, now):
             for name in OUTCOMES:
                 totals.set((counts.get(outcome=name) or 0.0) + (1 if name == outcome else 0), outcome=name)
             plan.add(totals)
+    if DUAL_CHASSIS_WINDOW not in current and DUAL_CHASSIS_WINDOW not in plan.families:
+        plan.add(observe(None, DUAL_CHASSIS_WINDOW))   # at 0 first, as the counters below
     if OUTCOMES_TOTAL not in current and OUTCOMES_TOTAL not in plan.families:
         # Every outcome starts at 0, so increase() sees the first one too.
         totals = Family(OUTCOMES_TOTAL)

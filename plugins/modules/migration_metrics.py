@@ -90,14 +90,15 @@ options:
       - A time is epoch seconds (a number, or a string of one) or ISO 8601 such as V(2026-01-01T10:00:00Z);
         without a zone it is UTC. A null time means the stage was not reached and is ignored.
       - Each stage after V(target_scheduled) is pushed as its duration since V(target_scheduled).
-        V(prepared) also marks the ports dual-chassis since that time; V(cutover) clears that mark.
+        V(prepared) also marks the ports dual-chassis since that time; V(cutover) clears that mark and records
+        the window from V(prepared) to V(cutover) (a gauge of the last window and a histogram per VM).
     type: dict
     default: {}
   outcome:
     description:
       - How the migration ended, as the collection acted on it; counted once per O(migration) and outcome.
       - V(repaired) is a port fixed outside a migration (reconcile); V(failed) is a step that failed to act.
-      - Any outcome clears the VM's dual-chassis mark.
+      - Any outcome clears the VM's dual-chassis mark; without a V(cutover) stage the window it records ends now.
     type: str
     choices: [succeeded, rolled_back, timed_out, repaired, failed]
   sweep:

@@ -30,8 +30,10 @@ def table_rows(stdout, header_start):
 
 @pytest.mark.slow
 def test_downtime_prints_sane_figures_for_every_case(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bench.downtime", "--repeat", "1", "--workdir", str(tmp_path)],
-                          cwd=str(ROOT), capture_output=True, text=True, timeout=840, check=False)
+    out_dir = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "bench.downtime", "--repeat", "1", "--workdir", str(tmp_path),
+                           "--out", str(out_dir)], cwd=str(ROOT), capture_output=True, text=True, timeout=840,
+                          check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "Traceback" not in proc.stderr, out
@@ -55,4 +57,8 @@ def test_downtime_prints_sane_figures_for_every_case(tmp_path):
         assert row[1] == "1" and float(row[2]) > 0, row     # the target chassis did appear in SB
 
     assert sum(line.endswith((": met", ": MISSED")) for line in proc.stdout.splitlines()) == 2, proc.stdout
+    # The tables next to one timeline per case, PNGs (the file signature) that matplotlib wrote.
+    assert (out_dir / "downtime.md").read_text().strip() == proc.stdout.strip()
+    for case in CASES:
+        assert (out_dir / ("timeline-%s.png" % case.replace("/", "-"))).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not OvnSandbox.attach(tmp_path / "ovn").running_pids()

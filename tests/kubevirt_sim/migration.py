@@ -6,6 +6,7 @@ import threading
 
 from kubernetes.client.exceptions import ApiException
 
+from . import memory_copy
 from .objects import (GROUP, MIGRATION_FINALIZER, NODE_LABEL, TARGET_NODE_LABEL, VERSION, VMI_NAME_LABEL, VMIMS,
                       VMIS, launcher_pod, now, options_from_metadata)
 
@@ -174,7 +175,11 @@ class MigrationRun(threading.Thread):
         self.state["startTimestamp"] = now()
         self._write_vmi_state()
         self._phase("Running")
-        self._pause()
+        # The memory copy (memory_copy.py) when the VMI carries a bandwidth, else the fixed step.
+        copy = memory_copy.for_vmi(vmi)
+        self._pause(copy.seconds if copy else None)
+        if copy and not copy.converged:
+            raise Failed("memory copy did not converge within completionTimeoutPerGiB (%.0f s)" % copy.seconds)
         self._switch_over()
 
     def _check_vmi(self):
