@@ -14,8 +14,37 @@ was just decided, and whose write has not landed yet, are not re-asserted (the r
 them). Pure: no I/O.
 """
 
+import os
+
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.source_options import (
+    SourceOptionError, parse_value,
+)
+
+# The event source's options for the NB watcher (vmim_events); OVN_NB_DB as for the modules. Prefixed
+# ovn_ where the Kubernetes auth options already use the name (ca_cert).
+WATCH_SCHEMA = {
+    "reassert": {"type": "bool", "default": True},
+    "ovn_nb_connection": {"type": "str", "default": None, "example": "'tcp:10.0.0.1:6641,tcp:10.0.0.2:6641'"},
+    "ovn_private_key": {"type": "str", "default": None},
+    "ovn_certificate": {"type": "str", "default": None},
+    "ovn_ca_cert": {"type": "str", "default": None},
+}
 # The actions whose result a change of the ports can undo while the migration is in flight.
 REASSERTED = ("pin", "prepare")
+
+
+def watch_options(args):
+    """(the other arguments, the watcher's options): the NB watcher runs when `reassert` is on and an NB
+    connection is known (the option, else OVN_NB_DB). Raises SourceOptionError."""
+    args = dict(args or {})
+    given = dict((name, args.pop(name)) for name in list(args) if name in WATCH_SCHEMA)
+    options = dict((name, parse_value(name, given.get(name), spec)) for name, spec in WATCH_SCHEMA.items())
+    if not options["ovn_nb_connection"]:
+        options["ovn_nb_connection"] = os.environ.get("OVN_NB_DB") or None
+    tls = [options[k] for k in ("ovn_private_key", "ovn_certificate", "ovn_ca_cert")]
+    if any(tls) and not all(tls):
+        raise SourceOptionError("ovn_private_key, ovn_certificate and ovn_ca_cert go together (ssl: remotes)")
+    return args, options
 
 
 def _plan_key(result):
