@@ -84,3 +84,19 @@ def test_monitor_condition_and_snapshots():
     assert changed_vmis(now, now, {KEY}) == {}
     assert changed_vmis(now, {}, {KEY}) == {KEY: {}}          # its ports went away
     assert changed_vmis(now, {}, set()) == {}                 # no longer watched: nothing
+
+
+def test_watch_options_take_theirs_and_fall_back_to_ovn_nb_db(monkeypatch):
+    import pytest
+    from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.reassert import watch_options
+    from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.source_options import SourceOptionError
+    monkeypatch.setenv("OVN_NB_DB", "tcp:10.0.0.1:6641")
+    rest, options = watch_options({"scope": "all", "reassert": "false"})
+    assert rest == {"scope": "all"}
+    assert (options["reassert"], options["ovn_nb_connection"]) == (False, "tcp:10.0.0.1:6641")
+    assert watch_options({"ovn_nb_connection": "unix:/x"})[1]["ovn_nb_connection"] == "unix:/x"
+    monkeypatch.delenv("OVN_NB_DB")
+    assert watch_options({})[1] == {"reassert": True, "ovn_nb_connection": None, "ovn_private_key": None,
+                                    "ovn_certificate": None, "ovn_ca_cert": None}
+    with pytest.raises(SourceOptionError):
+        watch_options({"ovn_private_key": "/k"})
