@@ -151,11 +151,12 @@ class NbPortWatcher(threading.Thread):
                 idl.cond_change(LSP_TABLE, vmi_clauses(want))
                 last = dict((k, v) for k, v in last.items() if k in want)
             idl.run()
-            connected = idl._session.is_connected()
+            # Monitoring: connected to the leader, the condition's rows received (leader_only).
+            connected = idl.state == idl.IDL_S_MONITORING
             if connected != self.connected:
                 self.connected = connected
-                (LOG.info if connected else LOG.warning)("NB watch: %s %s", "connected to" if connected
-                                                         else "lost the connection to", idl.session_name())
+                (LOG.info if connected else LOG.warning)("NB watch: %s %s", "monitoring" if connected
+                                                         else "lost (reconnecting to the leader)", idl.session_name())
             if idl.change_seqno != seqno:
                 seqno = idl.change_seqno
                 rows = list(idl.tables[LSP_TABLE].rows.values())
