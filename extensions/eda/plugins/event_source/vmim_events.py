@@ -363,6 +363,11 @@ class VmimEventSource(object):
         if not (self.watch.get("reassert") and remotes):
             LOG.info("re-assert off: %s", "reassert is false" if remotes else "no ovn_nb_connection and no OVN_NB_DB")
             return
+        try:
+            import ovsdbapp  # noqa: F401  pylint: disable=unused-import
+        except ImportError:
+            LOG.error("re-assert off: the Python package ovsdbapp is missing (the collection's requirements.txt)")
+            return
         from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn.nb_watch import NbPortWatcher
         tls = TlsSettings(self.watch.get("ovn_private_key"), self.watch.get("ovn_certificate"),
                           self.watch.get("ovn_ca_cert"))
