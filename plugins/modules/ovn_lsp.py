@@ -204,6 +204,7 @@ def run(module):
     desired = ovn_nb.desired_options(p["state"], p["source_chassis"], p["target_chassis"], p["activation_strategy"])
     lookup = ovn_nb.vif_lookup(ports=p["ports"], namespace=p["namespace"], vmi=p["vmi"])
     if p["expected"] is not None:
+        lsp_apply.check_expected(p["expected"])
         lookup = lsp_apply.expecting(lookup, [{"vmi": p["vmi"], "namespace": p["namespace"], "expected": p["expected"]}],
                                      "fail", [])
     # Named ports are one VM: a cutover on any of them keeps them all.

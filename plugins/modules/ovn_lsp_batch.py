@@ -216,10 +216,7 @@ def checked_items(items):
                 raise ModuleError("vmis[%d]: %s must not be empty" % (index, option))
         if (item["namespace"], item["vmi"]) in seen:
             raise ModuleError("%s: the VMI is listed twice" % label)
-        for name, options in sorted((item.get("expected") or {}).items()):
-            if not isinstance(options, dict) or set(options) - set(ovn_nb.OWNED_KEYS):
-                raise ModuleError("%s: expected[%s] must be a dict of %s (null: absent)"
-                                  % (label, name, " and ".join(ovn_nb.OWNED_KEYS)))
+        lsp_apply.check_expected(item.get("expected"), "%s: expected" % label)
         seen.add((item["namespace"], item["vmi"]))
         try:
             ovn_nb.validate_chassis_args(item["state"], item["source_chassis"], item["target_chassis"])

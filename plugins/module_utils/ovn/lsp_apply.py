@@ -38,6 +38,15 @@ def expectation_mismatches(ports, expected):
     return out
 
 
+def check_expected(expected, label="expected"):
+    """Raise ModuleError unless `expected` maps port names to dicts of our two keys (string or null)."""
+    for name, options in sorted((expected or {}).items()):
+        if not isinstance(options, dict) or set(options) - set(ovn_nb.OWNED_KEYS) or any(
+                value is not None and not isinstance(value, str) for value in options.values()):
+            raise ModuleError("%s[%s] must be a dict of %s, each a string or null (absent), got %r"
+                              % (label, name, " and ".join(ovn_nb.OWNED_KEYS), options))
+
+
 def conflict_message(conflicts):
     """One sentence naming every VMI whose ports changed since the decision, and how."""
     parts = []

@@ -98,3 +98,15 @@ def test_expecting_fails_before_the_write():
                              "(a.vms carries requested-chassis=A, the decision saw requested-chassis=A,B, "
                              "activation-strategy=rarp)")
     assert err.value.details["conflicts"][0]["ref"] == "vms/a"
+
+
+@pytest.mark.parametrize("expected", [{"a.vms": "x"}, {"a.vms": {"other": "y"}}, {"a.vms": {RC: 3}}])
+def test_a_malformed_expectation_is_refused_clearly(expected):
+    with pytest.raises(ModuleError) as err:
+        lsp_apply.check_expected(expected)
+    assert err.value.msg.startswith("expected[a.vms] must be a dict of requested-chassis and activation-strategy")
+
+
+def test_a_wellformed_expectation_passes():
+    lsp_apply.check_expected({"a.vms": {RC: "A,B", AS: None}, "b.vms": {}})
+    lsp_apply.check_expected(None)
