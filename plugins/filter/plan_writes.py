@@ -24,6 +24,15 @@ options:
     type: list
     elements: dict
     default: []
+  ports:
+    description:
+      - The ports the plans were decided with (M(kubeovn.live_migration.ovn_lsp_info)'s C(ports)), or null.
+      - Each item whose VMI has ports here carries them as
+        O(kubeovn.live_migration.ovn_lsp_batch#module:vmis[].expected), so the write fails cleanly for that VMI if
+        its ports changed since that read.
+    type: list
+    elements: dict
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -31,6 +40,11 @@ EXAMPLES = r"""
   kubeovn.live_migration.ovn_lsp_batch:
     vmis: "{{ read.plans | kubeovn.live_migration.plan_writes }}"
   when: read.plans | kubeovn.live_migration.plan_writes | length > 0
+
+- name: The same, guarded by the ports the plans were decided with (compare-and-swap)
+  kubeovn.live_migration.ovn_lsp_batch:
+    vmis: "{{ read.plans | kubeovn.live_migration.plan_writes([], ports_read.ports) }}"
+    on_conflict: skip
 """
 
 RETURN = r"""

@@ -4,7 +4,9 @@
 
     early_writes(migrations, scope)   an event's migrations -> ovn_lsp_batch items, written before the
                                       migrations are read back (the target pod's CNI waits ~30 s)
-    plan_writes(plans)                the planner's decisions -> ovn_lsp_batch items
+    plan_writes(plans, written, ports) the planner's decisions -> ovn_lsp_batch items, each carrying the
+                                      owned options its decision was read with (compare-and-swap)
+    merge_plans(plans, again)         the plans with those decided again (after a conflict) replacing theirs
     failure_records(migrations, ...)  a failed step -> record role items (Warning Event, outcome failed)
     journey(finish, started, ...)     the migrate role's result
     plan_outcome(plans, ports, now)   after the write: record role items (Event, metrics) for the decisions
@@ -14,6 +16,7 @@ Pure functions (the filters of the same names wrap them): no I/O, the clock is a
 """
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import in_scope
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.migration_plan import KEY_CHASSIS, KEY_STRATEGY
 
 
 def _key(item):
@@ -35,14 +38,37 @@ def early_writes(migrations, scope="all"):
     return [items[k] for k in sorted(items)]
 
 
-def plan_writes(plans, written=()):
+def plan_writes(plans, written=(), ports=None):
     """One ovn_lsp_batch item per plan that writes something, but none that repeats an item of
     `written` (the early write of the same run, made from the event). The read that made the plans
     confirmed it; writing it again after that read could undo what another run wrote meanwhile
-    (an operator's cutover or rollback of a migration that ended right after the read)."""
+    (an operator's cutover or rollback of a migration that ended right after the read).
+
+    ports: the ports the plans were decided with (ovn_lsp_info's `ports`: name, vmi, namespace, options),
+    or None when the decision did not read them. An item whose VMI has ports there carries `expected`
+    ({port name: owned options}): ovn_lsp_batch writes it only if the ports still carry that."""
     done = [_item(w) for w in written or ()]
     items = [_item(p) for p in plans or () if p.get("action") != "none" and p.get("state")]
-    return [i for i in items if i not in done]
+    seen = expected_options(ports)
+    return [dict(i, expected=seen[_key(i)]) if _key(i) in seen else i for i in items if i not in done]
+
+
+def expected_options(ports):
+    """{(namespace, vmi): {port name: {requested-chassis, activation-strategy}}} of ports as read."""
+    seen = {}
+    for port in ports or ():
+        if port.get("vmi") and port.get("namespace"):
+            options = port.get("options") or {}
+            seen.setdefault(_key(port), {})[port["name"]] = dict(
+                (k, options.get(k) or None) for k in (KEY_CHASSIS, KEY_STRATEGY))
+    return seen
+
+
+def merge_plans(plans, again):
+    """`plans` with the plan of each VMI decided `again` (after its write met a conflict) in place of its own."""
+    newer = dict((_key(p), p) for p in again or ())
+    return [newer.get(_key(p), p) for p in plans or ()] + [
+        p for p in again or () if _key(p) not in set(_key(q) for q in plans or ())]
 
 
 def _item(source):

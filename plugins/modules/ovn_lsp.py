@@ -94,6 +94,14 @@ options:
       - Seconds O(wait) may take.
     type: float
     default: 30
+  expected:
+    description:
+      - Compare-and-swap across tasks - the ports' C(requested-chassis) and C(activation-strategy) as the read this
+        call was decided on found them (port name to a dict of the two keys, null - absent; the C(options) of
+        M(kubeovn.live_migration.ovn_lsp_info)). When a port named here carries something else or is gone, the
+        module fails before writing anything, naming what changed (C(conflicts) in the result).
+    type: dict
+    version_added: 0.2.0
 notes:
   - OVN older than 22.06 cannot bind a port on two chassis and reads C(requested-chassis=A,B) as one unknown
     chassis. Such an OVN is refused before anything is written (a Northbound schema older than 6.3.0, or,
@@ -195,6 +203,10 @@ def run(module):
     ovn_nb.validate_chassis_args(p["state"], p["source_chassis"], p["target_chassis"])
     desired = ovn_nb.desired_options(p["state"], p["source_chassis"], p["target_chassis"], p["activation_strategy"])
     lookup = ovn_nb.vif_lookup(ports=p["ports"], namespace=p["namespace"], vmi=p["vmi"])
+    if p["expected"] is not None:
+        lsp_apply.check_expected(p["expected"])
+        lookup = lsp_apply.expecting(lookup, [{"vmi": p["vmi"], "namespace": p["namespace"], "expected": p["expected"]}],
+                                     "fail", [])
     # Named ports are one VM: a cutover on any of them keeps them all.
     keep = None
     if p["state"] == "prepared":
@@ -217,6 +229,7 @@ def main():
             verify_chassis=dict(type="bool", default=True),
             wait=dict(type="str", default="none", choices=list(ovn_nb.WAIT_STAGES)),
             wait_timeout=dict(type="float", default=30),
+            expected=dict(type="dict"),
         ),
         shared=("ovn_nb",),
         mutually_exclusive=[("ports", "vmi"), ("ports", "namespace")],

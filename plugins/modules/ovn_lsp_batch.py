@@ -19,6 +19,9 @@ description:
   - A VMI without ports is reported in RV(not_found) with a warning and does not hold back the others;
     the module fails only when none of the VMIs has a port.
   - V(prepared) never undoes a cutover, as in M(kubeovn.live_migration.ovn_lsp); such ports are listed in RV(kept).
+  - Compare-and-swap across tasks - an item may carry the owned options its decision was made on
+    (O(vmis[].expected)); when its ports no longer carry them (another writer changed them since that read),
+    nothing is written for that VMI (see O(on_conflict)) and RV(conflicts) says what changed.
 author:
   - kubeovn.live_migration contributors (@kubeovn)
 extends_documentation_fragment:
@@ -62,6 +65,27 @@ options:
         description: The chassis the VM migrates to (V(prepared), V(cutover)).
         type: str
         aliases: [target_node]
+      expected:
+        description:
+          - The ports' C(requested-chassis) and C(activation-strategy) as the read this item was decided on found
+            them - port name to a dict of the two keys (null or missing - the key was absent), as
+            M(kubeovn.live_migration.ovn_lsp_info) returns them in C(options).
+          - The ports are compared with it right before the write, and the transaction guards them from that
+            comparison on. A port named here that changed or is gone is a conflict.
+          - Not given - no comparison; the module still re-reads and retries when a port changes during its own
+            read and write.
+        type: dict
+        version_added: 0.2.0
+  on_conflict:
+    description:
+      - What to do when the ports of an item with O(vmis[].expected) changed since that read.
+      - V(fail) - fail before anything is written, listing the conflicts.
+      - V(skip) - write the other items and list the changed ones in RV(conflicts), with a warning; the caller
+        reads them again and decides anew (the converge role does).
+    type: str
+    default: fail
+    choices: [fail, skip]
+    version_added: 0.2.0
   activation_strategy:
     description: The C(activation-strategy) written for V(prepared).
     type: str
@@ -131,6 +155,40 @@ not_found:
   type: list
   elements: str
   sample: [prod/vm9]
+conflicts:
+  description:
+    - The VMIs whose ports changed since the read their item was decided on (O(vmis[].expected)); nothing was
+      written for them. Also returned when the module fails for them (O(on_conflict=fail)).
+  returned: success, and on a conflict failure
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    vmi:
+      description: The VMI.
+      type: str
+    namespace:
+      description: Its namespace.
+      type: str
+    ref:
+      description: C(namespace/vmi), as M(kubeovn.live_migration.vmim_info) O(kubeovn.live_migration.vmim_info#module:vmis) takes it.
+      type: str
+    ports:
+      description: The port names the item's O(vmis[].expected) named (what to read again).
+      type: list
+      elements: str
+    changed:
+      description: Port name to C(expected) and C(found) (the two keys; C(found) null when the port is gone).
+      type: dict
+  sample:
+    - vmi: vm1
+      namespace: prod
+      ref: prod/vm1
+      ports: [vm1.prod]
+      changed:
+        vm1.prod:
+          expected: {requested-chassis: "node-a,node-b", activation-strategy: rarp}
+          found: {requested-chassis: null, activation-strategy: null}
 nb_cfg:
   description: The NB_Global nb_cfg value waited for.
   returned: when O(wait) is not V(none) and not in check mode
@@ -158,6 +216,7 @@ def checked_items(items):
                 raise ModuleError("vmis[%d]: %s must not be empty" % (index, option))
         if (item["namespace"], item["vmi"]) in seen:
             raise ModuleError("%s: the VMI is listed twice" % label)
+        lsp_apply.check_expected(item.get("expected"), "%s: expected" % label)
         seen.add((item["namespace"], item["vmi"]))
         try:
             ovn_nb.validate_chassis_args(item["state"], item["source_chassis"], item["target_chassis"])
@@ -171,14 +230,17 @@ def run(module):
     if not p["vmis"]:
         raise ModuleError("vmis must list at least one VMI")
     items = checked_items(p["vmis"])
-    not_found = []
-    lookup = ovn_nb.batch_lookup(items, not_found)
+    not_found, conflicts = [], []
+    lookup = lsp_apply.expecting(ovn_nb.batch_lookup(items, not_found), items, p["on_conflict"], conflicts)
     desired = ovn_nb.batch_desired(items, p["activation_strategy"])
     chassis = [i[k] for i in items for k in ("source_chassis", "target_chassis")]
     targets = dict(((i["namespace"], i["vmi"]), i["target_chassis"]) for i in items if i["state"] == "prepared")
     keep = ovn_nb.cut_over_guard(lambda port: targets.get(port.pod))
     result = lsp_apply.apply(module, lookup, desired, chassis,
                              "kubeovn.live_migration.ovn_lsp_batch %d VMIs" % len(items), keep=keep)
+    for conflict in conflicts:
+        module.warn(lsp_apply.conflict_message([conflict]))
+    result["conflicts"] = list(conflicts)
     if len(not_found) == len(items):
         raise ModuleError("No port found for any of the %d VMIs: searched Logical_Switch_Port of type \"\" with "
                           "external_ids:pod=<namespace>/<vmi>" % len(items))
@@ -197,7 +259,9 @@ def main():
                 state=dict(type="str", required=True, choices=list(ovn_nb.STATES)),
                 source_chassis=dict(type="str", aliases=["source_node"]),
                 target_chassis=dict(type="str", aliases=["target_node"]),
+                expected=dict(type="dict"),
             )),
+            on_conflict=dict(type="str", default="fail", choices=list(lsp_apply.CONFLICT_ACTIONS)),
             activation_strategy=dict(type="str", default="rarp", choices=list(ovn_nb.STRATEGIES)),
             verify_chassis=dict(type="bool", default=True),
             wait=dict(type="str", default="none", choices=list(ovn_nb.WAIT_STAGES)),

@@ -50,7 +50,9 @@ HEADER = """---
 # live_migration_prepare_batch_window) launches klm_prepare_batch_job_template, default: the prepare
 # job template, with `migrations`.
 # Rulebook variables as in live_migration.yml: vmim_namespaces, vmim_label_selector,
-# live_migration_scope, live_migration_timeout, live_migration_prepare_batch_window.
+# live_migration_scope, live_migration_timeout, live_migration_prepare_batch_window,
+# live_migration_reassert (default true: with OVN_NB_DB in the activation's environment, the source
+# watches the NB ports of the migrating VMs and the prepare rule restores keys that vanished).
 """
 
 

@@ -340,17 +340,18 @@ class MigrationView(object):
             records[uid] = dict(migration_record(vmim, vmi, self._pods_of(vmim)), deleted=deleted)
         return vmi, list(records.values())
 
-    def plan_for(self, event, now=None):
-        """The planner's plan for the event's VMI (not edge-triggered). `now`: check timeouts then."""
+    def plan_for(self, event, now=None, ports=None):
+        """The planner's plan for the event's VMI (not edge-triggered). `now`: check timeouts then;
+        `ports`: the VMI's ports as the NB watcher saw them (None: unknown)."""
         vmi, records = self._records_of(event)
         summary = vmi_summary(event["namespace"], event["vmi"], vmi)
         since = dict((uid, start) for uid, (_unused, start) in self.since.items())
         kwargs = dict(scope=self.scope, now=now, default_timeout=self.migration_timeout or None, since=since)
         if self.prepared & set(r["uid"] for r in records):
-            result = plan(summary, records, None, marked=True, **kwargs)
+            result = plan(summary, records, ports, marked=True, **kwargs)
             if result["migration_uid"] in self.prepared:
                 return result
-        return plan(summary, records, None, marked=False, **kwargs)
+        return plan(summary, records, ports, marked=False, **kwargs)
 
     def decide(self, event, now=None):
         """The PLAN_FIELDS of an event about to be emitted, its action edge-triggered per VMI."""

@@ -43,6 +43,12 @@ description:
     C(migration_timeout) (seconds, or null when none applies) and C(target_scheduled_at) (when the target pod
     was scheduled, or null). These ride along; a change in them alone emits nothing.
   - Kubernetes auth options are those of kubernetes.core, with the same K8S_AUTH_* environment fallbacks.
+  - Re-assert (with an NB connection, O(ovn_nb_connection) or C(OVN_NB_DB)) - a long-lived Northbound watcher
+    (ovsdbapp's IDL, leader only, reconnecting) monitors, with OVSDB conditional monitoring, only the ports of the
+    VMIs with a migration in flight (C(external_ids:pod)), never the whole Logical_Switch_Port table. When their
+    C(requested-chassis) or C(activation-strategy) change after the collection's write landed (Kube-OVN deletes
+    both whenever a pod of the VM is deleted), the planner decides again with the ports as seen, and a migration
+    event with C(changes=[ports]) carries its action (C(prepare) or C(pin)), so the rule that prepared runs again.
 options:
   namespaces:
     description: Namespaces to follow (a list or a comma-separated string). Empty means every namespace.
@@ -132,6 +138,24 @@ options:
     description: User to act as (env K8S_AUTH_IMPERSONATE_USER).
   impersonate_groups:
     description: Groups to act as, with impersonate_user (env K8S_AUTH_IMPERSONATE_GROUPS, comma-separated).
+  reassert:
+    description: Watch the managed ports in the Northbound database and re-assert their keys (needs an NB connection).
+    type: bool
+    default: true
+  ovn_nb_connection:
+    description:
+      - The Northbound database, as ovn-nbctl's C(--db) (C(tcp:), C(ssl:), C(unix:); comma-separated RAFT members);
+        env C(OVN_NB_DB). Without it, no port is watched.
+    type: str
+  ovn_private_key:
+    description: Private key for C(ssl:) remotes (with O(ovn_certificate) and O(ovn_ca_cert)).
+    type: str
+  ovn_certificate:
+    description: Certificate for C(ssl:) remotes.
+    type: str
+  ovn_ca_cert:
+    description: CA certificate for C(ssl:) remotes.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -189,7 +213,11 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.migration_view import (  # noqa: E402
     MigrationView, PrepareBatcher, whole_seconds,
 )
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.reassert import (  # noqa: E402
+    ReassertGuard, watch_options,
+)
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.source_options import parse_options  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn.ovsdb import TlsSettings  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import (  # noqa: E402
     MIGRATION_JOB_LABEL,
 )
@@ -252,12 +280,15 @@ def _follows(options):
 
 
 class VmimEventSource(object):
-    def __init__(self, options, auth):
+    def __init__(self, options, auth, watch=None):
         self.options = options
+        self.watch = watch or {}
         self.auth = auth
         self.view = MigrationView(options["phases"], options["replay_ended_within"], options["scope"],
                                   options["migration_timeout"])
         self.batcher = PrepareBatcher(options["prepare_batch_window"])
+        self.guard = ReassertGuard(self.view)
+        self.nb_watcher = None
         self.groups = _follows(options)
         self.watchers = {}      # watcher key -> (namespace, its Follow); keys of stopped watchers are dropped
         self.generation = 0
@@ -319,19 +350,48 @@ class VmimEventSource(object):
                  self.client.host, ", ".join(n or "every namespace" for n in self.groups), self.options["scope"],
                  "%s s" % whole_seconds(self.options["migration_timeout"]) if self.options["migration_timeout"] else "off")
         try:
+            self._start_nb_watch()
             every = {"vmim": [], "vmi": [], "pod": []}
             for namespace in self.groups:
                 for name, items in (await self._list_group(namespace)).items():
                     every[name] += items
             for event in self.view.load(every["vmim"], every["vmi"], every["pod"]):
                 await self._put(queue, event)
+            self._watch_ports()
             await self._follow(queue)
         finally:
             for follows in self.groups.values():
                 for follow in follows:
                     if follow.watcher is not None:
                         follow.watcher.stop()
+            if self.nb_watcher is not None:
+                self.nb_watcher.stop()
             self.client.close()
+
+    def _start_nb_watch(self):
+        """The NB watcher of the managed ports (re-assert), when asked for and an NB connection is known. Its
+        Python packages (ovs, ovsdbapp) are only needed then."""
+        remotes = self.watch.get("ovn_nb_connection")
+        if not (self.watch.get("reassert") and remotes):
+            LOG.info("re-assert off: %s", "reassert is false" if remotes else "no ovn_nb_connection and no OVN_NB_DB")
+            return
+        try:
+            import ovsdbapp  # noqa: F401  pylint: disable=unused-import
+        except ImportError:
+            LOG.error("re-assert off: the Python package ovsdbapp is missing (the collection's requirements.txt)")
+            return
+        from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn.nb_watch import NbPortWatcher
+        tls = TlsSettings(self.watch.get("ovn_private_key"), self.watch.get("ovn_certificate"),
+                          self.watch.get("ovn_ca_cert"))
+        self.nb_watcher = NbPortWatcher(remotes, _ToLoop(self.loop, self.inbox), tls=tls,
+                                        retry_max_delay=self.options["retry_max_delay"])
+        self.nb_watcher.start()
+        LOG.info("re-assert on: watching the ports of the VMIs with a migration in flight at %s", remotes)
+
+    def _watch_ports(self):
+        """Tell the NB watcher which VMIs are in play now."""
+        if self.nb_watcher is not None:
+            self.nb_watcher.watch(self.guard.watched())
 
     def _wait_time(self, next_beat):
         """Seconds until the next heartbeat or migration deadline, whichever comes first (None: none)."""
@@ -363,6 +423,13 @@ class VmimEventSource(object):
                     await queue.put(self._heartbeat())
                     next_beat = self.loop.time() + heartbeat
                 continue
+            if key == "ports":
+                # From the NB watcher: ("ports", (namespace, vmi), {port: owned options}).
+                if kind in self.guard.watched():
+                    for event in self.guard.ports_changed(kind, payload):
+                        LOG.info("re-assert %s/%s: %s", event["namespace"], event["vmi"], event["reason"])
+                        await self._put(queue, event)
+                continue
             if key not in self.watchers:
                 continue  # from a watcher stopped by a re-list
             namespace, follow = self.watchers[key]
@@ -379,6 +446,7 @@ class VmimEventSource(object):
                 events = self.view.apply(follow.name, kind, payload)
             for event in events:
                 await self._put(queue, event)
+            self._watch_ports()
 
     async def _put(self, queue, event):
         for each in self.batcher.offer(event, self.loop.time()):
@@ -399,13 +467,16 @@ class VmimEventSource(object):
                               if f.watcher is not None and f.watcher.last_error is not None))
         return {"type": "heartbeat", "time": seconds_time(utcnow()),
                 "migrations_in_flight": self.view.in_flight(), "api_reachable": not problems,
-                "problems": problems}
+                "problems": problems,
+                "nb_watch": None if self.nb_watcher is None else {"connected": self.nb_watcher.connected,
+                                                                  "ports": len(self.nb_watcher.replica)}}
 
 
 async def main(queue, args):
     """ansible-rulebook's entry point: emit migration events on `queue` until cancelled."""
+    args, watch = watch_options(args)
     options, auth = parse_options(args)
-    await VmimEventSource(options, auth).run(queue)
+    await VmimEventSource(options, auth, watch).run(queue)
 
 
 if __name__ == "__main__":
