@@ -249,3 +249,23 @@ def _settled(vmi, records, ports, why):
         return _result("none", vmi, prefix + "the VMI runs on no node", newest)
     return _result("repair", vmi, prefix + "no migration in flight: bind on %s, the VMI's node, only" % node,
                    newest, source=node, ports=ports)
+
+
+def start_pin(vmi, migrations=(), scope="all"):
+    """What to write just before a migration of `vmi` is created (the ad hoc live_migrate): the
+    planner's `pin` to the node the VMI runs on. Kube-OVN creates a VM's ports without
+    requested-chassis, so the target pod's CNI plug would otherwise let the target's ovn-controller
+    claim the running VM's port before prepare lands. When a migration is already in flight (the
+    caller joins it), the planner's own plan for it stands; an out-of-scope VMI is never pinned."""
+    vmi = vmi or {}
+    ref = "%s/%s" % (vmi.get("namespace") or "-", vmi.get("name") or "-")
+    current = plan(vmi, migrations, scope=scope)
+    if any(r.get("in_flight") and not r.get("deleted") for r in migrations or ()):
+        return current
+    if not vmi.get("exists") or not in_scope(vmi.get("network_opt") or "", scope):
+        return current
+    node = vmi.get("node")
+    if not node:
+        return _result("none", vmi, "VMI %s runs on no node: nothing to pin" % ref)
+    return _result("pin", vmi, "a migration of VMI %s is about to start: pin to its node %s before any target "
+                   "pod exists" % (ref, node), source=node)
