@@ -35,14 +35,14 @@ options:
   only_migrating:
     description:
       - Only ports with an C(activation-strategy) or more than one C(requested-chassis).
-      - Alone, scans the whole Northbound database for them (one C(select) of five columns); with O(ports) or
-        O(vmi), filters those.
+      - Alone, scans the Northbound database for them (one C(select) of five columns, narrowed server-side
+        when O(ovn_sb_connection) is set, see O(include_pins)); with O(ports) or O(vmi), filters those.
     type: bool
     default: false
   include_pins:
     description:
-      - With O(only_migrating), also ports pinned to one chassis (a C(requested-chassis) alone): the reconcile
-        sweep repairs a pin that is not where the VMI runs.
+      - With O(only_migrating), also ports pinned to one chassis (a C(requested-chassis) alone), so that the
+        reconcile sweep can repair a pin that is not where the VMI runs.
       - With O(ovn_sb_connection), the scan is narrowed server-side (one C(select) for C(activation-strategy=rarp)
         and one per chassis name and hostname registered in the Southbound database); without it, the whole
         table is read. A pin naming a chassis the Southbound database no longer knows is only found without
