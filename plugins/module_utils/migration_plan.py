@@ -172,7 +172,11 @@ def plan(vmi, migrations=(), ports=None, scope="all", now=None, default_timeout=
         why = "VMI %s is out of scope (%s, scope %s)" % (ref, vmi.get("network_opt") or "not opted in", scope)
         # Undoing the collection's own marks ignores scope (a VM opted out mid-migration is still
         # followed to its end). Marks found on the ports alone may be Kube-OVN's own (its
-        # live-migration optimisation writes the same keys): left to the VM's owner.
+        # live-migration optimisation writes the same keys): left to the VM's owner. The rule, for
+        # pins too: a write is the collection's own when the VMI is in scope (the collection only
+        # writes for in-scope VMIs; with Kube-OVN's optimisation off Kube-OVN only ever removes the
+        # keys) or when the caller remembers writing it (`marked`). The sweep has no such memory, so
+        # it repairs stale pins of in-scope VMIs and of VMIs that are gone, and leaves the rest.
         if not marked:
             return _result("none", vmi, why, records[0] if records else None)
         why += ", but the collection marked its ports"
