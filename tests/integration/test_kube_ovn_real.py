@@ -125,8 +125,8 @@ def test_kube_ovn_wipe_during_a_prepared_migration_is_restored_before_the_switch
         assert (binding["chassis"], binding["additional_chassis"]) == ("hv2", []), binding
 
 
-def test_a_notready_node_elsewhere_neither_delays_nor_cancels_a_migration(ovn_sandbox, k8s_emulator, kubeconfig,
-                                                                        sim):
+def test_a_notready_node_elsewhere_neither_delays_nor_cancels_a_migration(ovn_sandbox, k8s_emulator,
+                                                                         kubeconfig, sim):
     namespace, vm, ports = start_vm(ovn_sandbox, sim, "hv1")
     names = [p["name"] for p in ports]
     ovn_sandbox.stop_controller("hv3")
@@ -147,8 +147,7 @@ def test_a_notready_node_elsewhere_neither_delays_nor_cancels_a_migration(ovn_sa
     ovn_sandbox.wait_hv_sync(timeout=30)
 
 
-def test_the_sweep_repairs_a_stale_pin_and_drops_the_pins_of_a_vm_that_is_gone(ovn_sandbox, k8s_emulator,
-                                                                                  kubeconfig, sim):
+def test_the_sweep_repairs_a_stale_pin_and_drops_the_pins_of_a_vm_that_is_gone(ovn_sandbox, kubeconfig, sim):
     # The VM runs on hv3 now (restarted there after its node failed); a late write left requested-chassis=hv2.
     namespace, vm, ports = start_vm(ovn_sandbox, sim, "hv3")
     names = [p["name"] for p in ports]
