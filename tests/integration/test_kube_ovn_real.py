@@ -125,8 +125,8 @@ def test_kube_ovn_wipe_during_a_prepared_migration_is_restored_before_the_switch
         assert (binding["chassis"], binding["additional_chassis"]) == ("hv2", []), binding
 
 
-def test_a_notready_node_elsewhere_neither_delays_nor_cancels_a_migration(ovn_sandbox, k8s_emulator,
-                                                                         kubeconfig, sim):
+def test_a_notready_node_elsewhere_neither_delays_nor_cancels_a_migration(
+        ovn_sandbox, k8s_emulator, kubeconfig, sim):
     namespace, vm, ports = start_vm(ovn_sandbox, sim, "hv1")
     names = [p["name"] for p in ports]
     ovn_sandbox.stop_controller("hv3")
