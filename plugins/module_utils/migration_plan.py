@@ -172,7 +172,11 @@ def plan(vmi, migrations=(), ports=None, scope="all", now=None, default_timeout=
         why = "VMI %s is out of scope (%s, scope %s)" % (ref, vmi.get("network_opt") or "not opted in", scope)
         # Undoing the collection's own marks ignores scope (a VM opted out mid-migration is still
         # followed to its end). Marks found on the ports alone may be Kube-OVN's own (its
-        # live-migration optimisation writes the same keys): left to the VM's owner.
+        # live-migration optimisation writes the same keys): left to the VM's owner. The rule, for
+        # pins too: a write is the collection's own when the VMI is in scope (the collection only
+        # writes for in-scope VMIs; with Kube-OVN's optimisation off Kube-OVN only ever removes the
+        # keys) or when the caller remembers writing it (`marked`). The sweep has no such memory, so
+        # it repairs stale pins of in-scope VMIs and of VMIs that are gone, and leaves the rest.
         if not marked:
             return _result("none", vmi, why, records[0] if records else None)
         why += ", but the collection marked its ports"
@@ -249,3 +253,23 @@ def _settled(vmi, records, ports, why):
         return _result("none", vmi, prefix + "the VMI runs on no node", newest)
     return _result("repair", vmi, prefix + "no migration in flight: bind on %s, the VMI's node, only" % node,
                    newest, source=node, ports=ports)
+
+
+def start_pin(vmi, migrations=(), scope="all"):
+    """What to write just before a migration of `vmi` is created (the ad hoc live_migrate): the
+    planner's `pin` to the node the VMI runs on. Kube-OVN creates a VM's ports without
+    requested-chassis, so the target pod's CNI plug would otherwise let the target's ovn-controller
+    claim the running VM's port before prepare lands. When a migration is already in flight (the
+    caller joins it), the planner's own plan for it stands; an out-of-scope VMI is never pinned."""
+    vmi = vmi or {}
+    ref = "%s/%s" % (vmi.get("namespace") or "-", vmi.get("name") or "-")
+    current = plan(vmi, migrations, scope=scope)
+    if any(r.get("in_flight") and not r.get("deleted") for r in migrations or ()):
+        return current
+    if not vmi.get("exists") or not in_scope(vmi.get("network_opt") or "", scope):
+        return current
+    node = vmi.get("node")
+    if not node:
+        return _result("none", vmi, "VMI %s runs on no node: nothing to pin" % ref)
+    return _result("pin", vmi, "a migration of VMI %s is about to start: pin to its node %s before any target "
+                   "pod exists" % (ref, node), source=node)

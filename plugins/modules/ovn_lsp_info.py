@@ -35,10 +35,21 @@ options:
   only_migrating:
     description:
       - Only ports with an C(activation-strategy) or more than one C(requested-chassis).
-      - Alone, scans the whole Northbound database for them (one C(select) of five columns); with O(ports) or
-        O(vmi), filters those.
+      - Alone, scans the Northbound database for them (one C(select) of five columns, narrowed server-side
+        when O(ovn_sb_connection) is set, see O(include_pins)); with O(ports) or O(vmi), filters those.
     type: bool
     default: false
+  include_pins:
+    description:
+      - With O(only_migrating), also ports pinned to one chassis (a C(requested-chassis) alone), so that the
+        reconcile sweep can repair a pin that is not where the VMI runs.
+      - With O(ovn_sb_connection), the scan is narrowed server-side (one C(select) for C(activation-strategy=rarp)
+        and one per chassis name and hostname registered in the Southbound database); without it, the whole
+        table is read. A pin naming a chassis the Southbound database no longer knows is only found without
+        O(ovn_sb_connection).
+    type: bool
+    default: false
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -174,25 +185,37 @@ def run(module):
         if p[option] is not None and not p[option].strip():
             raise ModuleError("%s must not be empty" % option)
 
+    sb = ovn_sb.connect_sb(p)
+    try:
+        return {"changed": False, "ports": read_ports(p, sb)}
+    finally:
+        if sb is not None:
+            sb.close()
+
+
+def read_ports(p, sb):
+    # A scan with the SB at hand is narrowed server-side to the chassis it knows (ovn_nb.marked_queries).
+    scan = p["ports"] is None and p["vmi"] is None
+    chassis = ovn_sb.chassis_names(sb) if sb is not None and scan else None
     with ovn_nb.connect_nb(p) as nb:
         if p["ports"] is not None:
             ports, _missing = ovn_nb.find_ports_by_name(nb, p["ports"])
             ports.sort(key=lambda port: port.name)
         elif p["vmi"] is not None:
             ports = ovn_nb.find_vmi_ports(nb, p["namespace"], p["vmi"])
+        elif chassis is not None:
+            ports = ovn_nb.find_marked_ports(nb, chassis)
         else:
-            ports = ovn_nb.find_migrating_ports(nb)
+            ports = ovn_nb.find_migrating_ports(nb, full=True)
     if p["only_migrating"]:
-        ports = [port for port in ports if ovn_nb.is_migrating(port.options)]
+        keep = ovn_nb.is_marked if p["include_pins"] else ovn_nb.is_migrating
+        ports = [port for port in ports if keep(port.options)]
     infos = [port_info(port) for port in ports]
-
-    sb = ovn_sb.connect_sb(p)
     if sb is not None and infos:
-        with sb:
-            bindings = ovn_sb.port_bindings(sb, [info["name"] for info in infos])
+        bindings = ovn_sb.port_bindings(sb, [info["name"] for info in infos])
         for info in infos:
             info["binding"] = bindings.get(info["name"])
-    return {"changed": False, "ports": infos}
+    return infos
 
 
 def main():
@@ -202,6 +225,7 @@ def main():
             vmi=dict(type="str"),
             namespace=dict(type="str"),
             only_migrating=dict(type="bool", default=False),
+            include_pins=dict(type="bool", default=False),
         ),
         shared=("ovn_nb",),
         mutually_exclusive=[("ports", "vmi"), ("ports", "namespace")],

@@ -94,7 +94,10 @@ def rulebook_lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path, cni_timeout):
     """Generator for a pytest fixture: (simulated KubeVirt on `ovn_sandbox`, rulebook(name) that
     starts the collection's rulebook against them); everything stopped afterwards."""
     from kubevirt_sim import KubevirtSim
-    sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05, cni_timeout=cni_timeout)
+    # The rulebook does not act on the source's `pin` events yet: the pinned start stands in for the pin,
+    # so the target pod's CNI wait needs the rulebook's prepare, as these tests check.
+    sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05, cni_timeout=cni_timeout,
+                      pinned_start=True)
     sim.start()
     env = {"K8S_AUTH_KUBECONFIG": kubeconfig, "OVN_NB_DB": ovn_sandbox.nb_remote,
            "OVN_SB_DB": ovn_sandbox.sb_remote}

@@ -196,6 +196,8 @@ def bound(sandbox, lsp, chassis):
 
 
 def test_ovn_migration_plugs_announces_and_unplugs(ovn_sim, ovn_sandbox, ovn_vm):
+    # Kube-OVN's wipe when the source pod ends would clear the activation mark looked for below.
+    ovn_sim.kube_ovn.wipe_enabled = False
     vm = ovn_vm(providers=("net1",), namespace="ns1")
     names = [p["name"] for p in vm["ports"]]
     ovn_sim.create_vmi("ns1", vm["vm"], "hv1", ports=vm["ports"])
@@ -220,7 +222,10 @@ def test_ovn_migration_plugs_announces_and_unplugs(ovn_sim, ovn_sandbox, ovn_vm)
 
 
 def test_ovn_cni_timeout_fails_without_prepare(ovn_sim, ovn_sandbox, ovn_vm, core):
+    # A port pinned to the source cannot bind on the target before prepare (an unpinned one would:
+    # test_kube_ovn_sim.py).
     ovn_sim.cni_timeout = 0.3
+    ovn_sim.pinned_start = True
     vm = ovn_vm(namespace="ns1")
     name = vm["ports"][0]["name"]
     ovn_sim.create_vmi("ns1", vm["vm"], "hv1", ports=vm["ports"])

@@ -188,6 +188,11 @@ def test_cli_sandbox_outlives_the_command_and_stops(tmp_path):
         lsp = vm["ports"][0]["name"]
         assert cli("port-binding", "--lsp", lsp)["chassis"] == "hv1"
         assert "not plugged in on hv2" in cli("inject-rarp", "--hv", "hv2", "--lsp", lsp, rc=1)
+        # A NotReady node and back: one hypervisor's ovn-controller stopped, then started again.
+        assert cli("stop-controller", "--hv", "hv2")["stopped_pid"]
+        assert cli("status", rc=3)["daemons"]["hv2/ovn-controller"]["alive"] is False
+        assert cli("start-controller", "--hv", "hv2")["pid"]
+        assert cli("status")["running"] is True
     finally:
         cli("stop")
     assert cli("status", rc=3)["running"] is False

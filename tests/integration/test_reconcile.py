@@ -14,7 +14,10 @@ def test_one_reconcile_run_prepares_a_lost_prepare_and_cuts_over_a_lost_succeede
     namespace, vm = "ns-" + uuid.uuid4().hex[:6], "vm1"
     conn = dict(ovn_nb_connection=ovn_sandbox.nb_remote, ovn_sb_connection=ovn_sandbox.sb_remote,
                 k8s_kubeconfig=kubeconfig)
-    with KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05) as sim:
+    # The lost events alone: the old pinned start, and no Kube-OVN wipe when the source pod ends
+    # (the wipe would clear the two chassis a lost Succeeded leaves behind).
+    with KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05, pinned_start=True,
+                     kube_ovn=False) as sim:
         ports = ovn_sandbox.create_vm(namespace, vm, providers=("net1",))
         names = [p["name"] for p in ports]
         sim.create_vmi(namespace, vm, "hv1", ports=[{"name": p["name"], "mac": p["mac"]} for p in ports])

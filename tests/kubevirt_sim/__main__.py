@@ -1,5 +1,6 @@
 """python -m kubevirt_sim --kubeconfig P [--ovn-sandbox DIR] [--step-delay S] [--cni-timeout S]
-[--vmi NS/NAME@NODE ...] [--pidfile F]: play KubeVirt against an API server until SIGTERM.
+[--pinned-start] [--no-kube-ovn] [--vmi NS/NAME@NODE ...] [--pidfile F]: play KubeVirt (and, with a
+sandbox, Kube-OVN's handling of the VM's ports: kube_ovn.py) against an API server until SIGTERM.
 
 VMIs: created with --vmi at start (with a sandbox, their NICs are the VM's Kube-OVN LSPs made by
 `python -m ovn_sandbox create-vm`), or created by anyone through the API (started on
@@ -34,6 +35,10 @@ def main(argv=None):
     parser.add_argument("--ovn-sandbox", metavar="DIR", help="a running sandbox (python -m ovn_sandbox start --dir DIR)")
     parser.add_argument("--step-delay", type=float, default=0.5, help="seconds between migration phases")
     parser.add_argument("--cni-timeout", type=float, help="fail a migration whose target ports OVN does not bind in time")
+    parser.add_argument("--pinned-start", action="store_true",
+                        help="pin a VM's ports to its node at start (Kube-OVN itself leaves them unpinned)")
+    parser.add_argument("--no-kube-ovn", action="store_true",
+                        help="leave out Kube-OVN's wipe of both keys when a pod of the VM goes")
     parser.add_argument("--vmi", type=_vmi_spec, action="append", default=[], metavar="NS/NAME@NODE")
     parser.add_argument("--pidfile")
     args = parser.parse_args(argv)
@@ -46,7 +51,8 @@ def main(argv=None):
             from ovn_sandbox import OvnSandbox
             sandbox = OvnSandbox.attach(args.ovn_sandbox)
         api_client = config.new_client_from_config(config_file=args.kubeconfig, context=args.context)
-        sim = KubevirtSim(api_client, ovn=sandbox, step_delay=args.step_delay, cni_timeout=args.cni_timeout)
+        sim = KubevirtSim(api_client, ovn=sandbox, step_delay=args.step_delay, cni_timeout=args.cni_timeout,
+                          pinned_start=args.pinned_start, kube_ovn=not args.no_kube_ovn)
         sim.start()
         for namespace, name, node in args.vmi:
             vmi = sim.create_vmi(namespace, name, node)

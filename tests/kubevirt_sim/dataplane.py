@@ -23,8 +23,8 @@ class OvnDataPlane:
         return ports
 
     def pin(self, node, ports):
-        """Kube-OVN's part when a pod starts: its port's requested-chassis names the pod's node.
-        Left alone when already set (the collection under test may own it by then)."""
+        """The simulator's old pinned start (KubevirtSim(pinned_start=True)): requested-chassis names the
+        pod's node. Kube-OVN itself never does this (kube_ovn.py). Left alone when already set."""
         for port in ports:
             current = self.sandbox.nbctl("--if-exists", "get", "Logical_Switch_Port", port["name"],
                                          "options:requested-chassis").strip()

@@ -8,6 +8,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from .dataplane import OvnDataPlane
+from .kube_ovn import KubeOvnController
 from .migration import MigrationRun
 from .objects import (GROUP, NODE_LABEL, PHASES, VERSION, VMIMS, VMIS, launcher_pod, options_from_metadata, random_mac,
                       vmi_body, vmi_status)
@@ -17,10 +18,17 @@ DEFAULT_NODES = ("hv1", "hv2", "hv3")
 
 
 class KubevirtSim:
-    def __init__(self, api_client, ovn=None, step_delay=0.05, cni_timeout=None, nodes=None):
+    def __init__(self, api_client, ovn=None, step_delay=0.05, cni_timeout=None, nodes=None, pinned_start=False,
+                 kube_ovn=True):
+        """With an OVN sandbox (`ovn`), Kube-OVN's controller is played too (kube_ovn.py): VM ports start
+        unpinned and lose both owned keys whenever a pod of their VM goes. pinned_start=True pins a VM's
+        ports to its node at start (the simulator's old shortcut, for tests that need a fixed binding);
+        kube_ovn=False leaves Kube-OVN's wipes and annotation writes out."""
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.dataplane = OvnDataPlane(ovn) if ovn is not None else None
+        self.pinned_start = pinned_start
+        self.kube_ovn = KubeOvnController(api_client, ovn) if ovn is not None and kube_ovn else None
         self.step_delay = step_delay
         self.cni_timeout = cni_timeout
         self.nodes = list(nodes or (self.dataplane.nodes if self.dataplane else DEFAULT_NODES))
@@ -42,6 +50,8 @@ class KubevirtSim:
         self.stopping.clear()
         for node in self.nodes:
             self.ensure_node(node)
+        if self.kube_ovn:
+            self.kube_ovn.start()
         for plural, handler in ((VMIMS, self._on_vmim), (VMIS, self._on_vmi)):
             thread = threading.Thread(target=self._watch_loop, args=(plural, handler), name="sim-watch-" + plural,
                                       daemon=True)
@@ -61,6 +71,8 @@ class KubevirtSim:
         for run in list(self._runs.values()):
             run.join(5)
         self._threads = []
+        if self.kube_ovn:
+            self.kube_ovn.stop()
 
     def __enter__(self):
         return self.start()
@@ -158,7 +170,8 @@ class KubevirtSim:
         pod_name = pod.metadata.name
         self.bind_pod(namespace, pod_name, node)
         if self.dataplane and ports:
-            self.dataplane.pin(node, ports)
+            if self.pinned_start:
+                self.dataplane.pin(node, ports)
             self.dataplane.plug(node, ports)
         self.core.patch_namespaced_pod_status(pod_name, namespace, {"status": {"phase": "Running"}})
         pod_obj = {"metadata": {"uid": pod.metadata.uid}}
@@ -248,6 +261,18 @@ class KubevirtSim:
     def release(self, namespace, vmim):
         """Let a migration held at `hold_at` go on (also fine before it gets there)."""
         self.hold_event(namespace, vmim).set()
+
+    def move_hold(self, namespace, vmim, phase):
+        """Hold the running migration `vmim` again at a later `phase`, and let it go on from its
+        current hold (the held run waits on the old event; the new one stays unset)."""
+        self._check_phase("phase", phase)
+        with self._lock:
+            old = self.hold_event(namespace, vmim)
+            for run in self._runs.values():
+                if (run.namespace, run.name) == (namespace, vmim):
+                    run.options["hold_at"] = phase
+            self._holds[(namespace, vmim)] = threading.Event()
+        old.set()
 
     def wait_phase(self, namespace, vmim, phases, timeout=30):
         """Poll the VMIM until its phase is one of `phases`; return it. AssertionError on timeout."""

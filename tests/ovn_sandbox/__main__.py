@@ -8,6 +8,7 @@
     python -m ovn_sandbox move-port --dir D --lsp LSP --src HV --dst HV
     python -m ovn_sandbox inject-rarp --dir D --hv HV --lsp LSP [--mac MAC]
     python -m ovn_sandbox port-binding --dir D --lsp LSP
+    python -m ovn_sandbox stop-controller|start-controller --dir D --hv HV   (a NotReady node and back)
 
 start writes D/sandbox.json (remotes, chassis, pids) and D/env.sh (OVN_NB_DB, OVN_SB_DB).
 Every command prints JSON on stdout; errors go to stderr with exit status 1 (status: 3 when
@@ -111,6 +112,14 @@ def cmd_port_binding(args):
     return _running(args.dir).port_binding(args.lsp)
 
 
+def cmd_stop_controller(args):
+    return {"hv": args.hv, "stopped_pid": _running(args.dir).stop_controller(args.hv)}
+
+
+def cmd_start_controller(args):
+    return {"hv": args.hv, "pid": _running(args.dir).restart_controller(args.hv)}
+
+
 def _wait_bound(sandbox, hv, names):
     chassis = sandbox.chassis_name(hv)
     for name in names:
@@ -156,6 +165,9 @@ def parser():
     p.add_argument("--dst", required=True)
     p = command("port-binding", cmd_port_binding, "the SB Port_Binding with chassis names")
     p.add_argument("--lsp", required=True)
+    for name, func in (("stop-controller", cmd_stop_controller), ("start-controller", cmd_start_controller)):
+        p = command(name, func, "stop (a NotReady node) or start again one hypervisor's ovn-controller")
+        p.add_argument("--hv", required=True)
     return top
 
 

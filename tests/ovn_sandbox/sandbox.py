@@ -265,6 +265,22 @@ class OvnSandbox(Vifs, KubeOvnTopology, CentralDbs):
             args += self.pki.daemon_args(hv)
         return self._daemon(hv, "ovn-controller", args, unixctl=False)
 
+    def stop_controller(self, hv):
+        """A NotReady node: the hypervisor's ovn-controller dies (SIGKILL, as a node that loses power or
+        its agent). Its chassis stays in the SB, its ports stay bound to it, and its
+        Chassis_Private.nb_cfg stops following NB_Global.nb_cfg (which holds hv_cfg back). Its
+        ovs-vswitchd keeps the flows it had. start_controller(hv) brings the node back."""
+        self._check_hv(hv)
+        pid = self.kill_daemon("%s/ovn-controller" % hv)
+        self._write_state()
+        return pid
+
+    def restart_controller(self, hv):
+        """Start a stopped hypervisor's ovn-controller again (the node is Ready again)."""
+        pid = self.start_controller(hv)
+        self._write_state()
+        return pid
+
     def kill_daemon(self, key, sig=signal.SIGKILL):
         """Signal one daemon by its key ("northd/ovn-northd", "hv2/ovn-controller", ...), wait until it is gone."""
         pid = self.pids.get(key)

@@ -82,10 +82,11 @@ class Lab:
                                            vm="%s/%s" % (namespace, vmi))
 
     # ---- control actions ------------------------------------------------------------------
-    def create_vm(self, namespace, vm, node, providers=()):
-        """Kube-OVN's LSPs for the VM (requested-chassis=node, as Kube-OVN sets it) and a running VMI."""
+    def create_vm(self, namespace, vm, node, providers=(), pinned=False):
+        """Kube-OVN's LSPs for the VM and a running VMI. Kube-OVN creates them without requested-chassis
+        (kubevirt_sim/kube_ovn.py); pinned=True pins them to `node` first (the lab's old start)."""
         ports = self.ovn.create_vm(namespace, vm, providers=tuple(providers))
-        for port in ports:
+        for port in ports if pinned else ():
             self.ovn.nbctl("set", "Logical_Switch_Port", port["name"], "options:requested-chassis=%s" % node)
         self.vms[(namespace, vm)] = ports
         self.sim.create_vmi(namespace, vm, node, ports=[{"name": p["name"], "mac": p["mac"]} for p in ports])
@@ -130,6 +131,18 @@ class Lab:
     def wait_idle(self, timeout=30):
         self.sim.wait_idle(timeout=timeout)
         return {"idle": True, "errors": [str(e) for e in self.sim.errors]}
+
+    def stop_controller(self, hv):
+        """A NotReady node: the hypervisor's ovn-controller stops (start_controller brings it back)."""
+        return {"hv": hv, "stopped_pid": self.ovn.stop_controller(hv)}
+
+    def start_controller(self, hv):
+        return {"hv": hv, "pid": self.ovn.restart_controller(hv)}
+
+    def delete_pod(self, namespace, name):
+        """Delete a pod (a failed migration's target pod, say): Kube-OVN then wipes the VM's keys."""
+        self.sim.core.delete_namespaced_pod(name, namespace)
+        return {"deleted": name}
 
     def probe(self, namespace, vm, label="probe"):
         ports = self.vms[(namespace, vm)]

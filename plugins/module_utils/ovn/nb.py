@@ -112,12 +112,44 @@ def is_migrating(options):
     return bool(options.get(KEY_STRATEGY)) or "," in options.get(KEY_CHASSIS, "")
 
 
-def find_migrating_ports(client):
+def find_migrating_ports(client, full=False):
     """Scan every LSP for migration options (OVSDB cannot test a map key alone, so one select
-    of the five columns we need, filtered here)."""
+    of the five columns we need, filtered here); with `full`, every port carrying one of our keys
+    (a pin included)."""
     rows = client.select(LSP_TABLE, [], LSP_COLUMNS)
-    ports = [Port(r) for r in rows]
-    return sorted((p for p in ports if is_migrating(p.options)), key=lambda p: p.name)
+    keep = is_marked if full else is_migrating
+    return sorted((p for p in (Port(r) for r in rows) if keep(p.options)), key=lambda p: p.name)
+
+
+def is_marked(options):
+    """A port carrying one of our keys at all: mid-migration, or pinned to a chassis."""
+    return is_migrating(options) or bool(options.get(KEY_CHASSIS))
+
+
+def marked_queries(chassis_names):
+    """Selects that find, server-side, every port carrying one of our keys. OVSDB cannot test whether a
+    map has a key (RFC 7047 5.1: `includes`/`excludes` on a map compare key-value pairs), so there is
+    one select per value we (or Kube-OVN) may have written: activation-strategy=rarp, and
+    requested-chassis=<c> for every chassis name and hostname `chassis_names` holds (a pin; with
+    `includes` an index-less condition, but the server filters and the reply holds only the ports
+    found). Two chassis without an activation strategy are written by neither and are not found, nor
+    a pin naming a chassis the SB no longer knows (find_migrating_ports(full=True) scans everything)."""
+    queries = [(LSP_TABLE, [["options", "includes", ovsdb.encode_map({KEY_STRATEGY: s})]], LSP_COLUMNS)
+               for s in STRATEGIES]
+    queries += [(LSP_TABLE, [["options", "includes", ovsdb.encode_map({KEY_CHASSIS: c})]], LSP_COLUMNS)
+                for c in sorted(set(c for c in chassis_names if c))]
+    return queries
+
+
+def find_marked_ports(client, chassis_names):
+    """Every port with an activation strategy or a requested-chassis naming one of `chassis_names`,
+    in one round trip of narrowed selects (marked_queries), each port once, sorted by name."""
+    found = {}
+    for rows in client.select_many(marked_queries(chassis_names)):
+        for row in rows:
+            port = Port(row)
+            found[port.uuid] = port
+    return sorted((p for p in found.values() if is_marked(p.options)), key=lambda p: p.name)
 
 
 def unique(names):

@@ -50,6 +50,12 @@ def list_chassis(client):
     return sorted("%s (%s)" % (r["name"], r["hostname"]) if r["hostname"] else r["name"] for r in rows)
 
 
+def chassis_names(client):
+    """Every name and hostname a requested-chassis may use for a registered chassis."""
+    rows = client.select("Chassis", [], CHASSIS_COLUMNS)
+    return sorted(set(n for r in rows for n in (r["name"], r.get("hostname")) if n))
+
+
 def chassis_dict(row):
     return {"name": row["name"], "hostname": row.get("hostname") or None}
 

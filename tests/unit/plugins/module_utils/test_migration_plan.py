@@ -186,3 +186,35 @@ def test_the_caller_may_know_the_marks_without_the_ports():
     opted_out = vmi("B", annotations={"live-migration.kubeovn.io/enabled": "false"})
     assert decide(vmims=[vmim(phase="Succeeded")], the_vmi=opted_out)["action"] == "none"
     assert decide(vmims=[vmim(phase="Succeeded")], the_vmi=opted_out, marked=True)["action"] == "cutover"
+
+
+# ---- start_pin: the ad hoc live_migrate pins before it creates the VMIM (issue 12) -------------
+
+def start(vmims=(), the_vmi=None, scope="all"):
+    from ansible_collections.kubeovn.live_migration.plugins.module_utils.migration_plan import start_pin
+    the_vmi = vmi() if the_vmi is None else the_vmi
+    raw = None if the_vmi == "gone" else the_vmi
+    return start_pin(vmi_summary("vms", "db-0", raw), [migration_record(v, raw, ()) for v in vmims], scope)
+
+
+def test_start_pin_pins_a_running_vmi_to_its_node():
+    result = start()
+    assert (result["action"], result["state"], result["source_chassis"]) == ("pin", "rolled_back", "A")
+    assert "before any target pod" in result["reason"]
+
+
+def test_start_pin_after_an_ended_migration_pins_to_where_the_vmi_runs_now():
+    result = start([vmim(phase="Succeeded")], vmi(node="B", state=state("uid-1", completed=True)))
+    assert (result["action"], result["source_chassis"]) == ("pin", "B")
+
+
+def test_start_pin_joins_an_in_flight_migration_with_the_planners_plan():
+    result = start([vmim(phase="Scheduling")])
+    assert (result["action"], result["source_chassis"], result["migration"]) == ("pin", "A", "m-uid-1")
+
+
+@pytest.mark.parametrize("the_vmi, scope", [
+    ("gone", "all"), (vmi(node=None), "all"), (vmi(), "opted_in"),
+    (vmi(annotations={"live-migration.kubeovn.io/enabled": "false"}), "all")])
+def test_start_pin_writes_nothing_for_a_vmi_it_must_not_or_cannot_pin(the_vmi, scope):
+    assert start(the_vmi=the_vmi, scope=scope)["action"] == "none"
