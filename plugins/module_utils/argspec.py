@@ -13,7 +13,9 @@ OVN_NB_ARGSPEC = dict(
     ovn_sb_connection=dict(type="str", fallback=(env_fallback, ["OVN_SB_DB"])),
     private_key=dict(type="path", no_log=False),
     certificate=dict(type="path"),
-    ca_cert=dict(type="path"),
+    # Named apart from the k8s group's ca_cert (the API server's CA); the old name still works.
+    ovn_ca_cert=dict(type="path", aliases=["ca_cert"], deprecated_aliases=[
+        dict(name="ca_cert", version="1.0.0", collection_name="kubeovn.live_migration")]),
     connect_timeout=dict(type="float", default=10.0),
 )
 
