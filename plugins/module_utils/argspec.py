@@ -4,8 +4,11 @@
 plugins/doc_fragments/<name>.py, so an option is documented exactly where it is declared."""
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import ModuleError
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import AUTH_OPTIONS
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn.nb import WAIT_STAGES
 
 # ovn-nbctl / ovn-sbctl connection options (doc fragment: ovn_nb).
 OVN_NB_ARGSPEC = dict(
@@ -18,6 +21,21 @@ OVN_NB_ARGSPEC = dict(
         dict(name="ca_cert", version="1.0.0", collection_name="kubeovn.live_migration")]),
     connect_timeout=dict(type="float", default=10.0),
 )
+
+
+# The OVN write modules' `wait` (type raw, read through this first): ovn-nbctl's stages, or a boolean as kubernetes.core
+# and the vmim module spell `wait` (true: the chassis involved applied the change, as hv; false: none).
+def ovn_wait(value):
+    """The wait stage (none, sb or hv) that `value` asks for; ModuleError names the valid values."""
+    if isinstance(value, bool):
+        return "hv" if value else "none"
+    text = str(value).strip().lower()
+    if text in WAIT_STAGES:
+        return text
+    if text in BOOLEANS_TRUE or text in BOOLEANS_FALSE:
+        return "hv" if text in BOOLEANS_TRUE else "none"
+    raise ModuleError("wait must be none, sb, hv or a boolean (true waits as hv, false as none), got %r" % (value,))
+
 
 # kubernetes.core's auth options and K8S_AUTH_* fallbacks (doc fragment: k8s_auth), from the one table.
 K8S_AUTH_ARGSPEC = dict(
