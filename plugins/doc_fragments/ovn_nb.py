@@ -29,10 +29,15 @@ options:
     description:
       - PEM certificate for C(ssl:) remotes, like C(ovn-nbctl --certificate).
     type: path
-  ca_cert:
+  ovn_ca_cert:
     description:
-      - PEM CA certificate that signed the server's certificate, like C(ovn-nbctl --ca-cert).
+      - PEM CA certificate that signed the OVN database server's certificate, like C(ovn-nbctl --ca-cert).
+      - Not the Kubernetes API server's CA (the C(ca_cert) option of the k8s group's modules), so both can
+        be set in one play's C(module_defaults).
+      - The alias C(ca_cert) is deprecated and will be removed in version 1.0.0.
     type: path
+    aliases: [ca_cert]
+    version_added: 0.2.0
   connect_timeout:
     description:
       - Seconds to wait for each remote to accept the connection (TLS handshake included).

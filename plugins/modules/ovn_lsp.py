@@ -86,9 +86,10 @@ options:
         for the current value without bumping it.
       - A wait that times out after the change was written is a warning naming what lags (northd or the
         chassis), never a failure; the result reports the change.
-    type: str
+      - Since version 0.2.0 a boolean works too, as O(kubeovn.live_migration.vmim#module:wait) and
+        kubernetes.core spell it. V(true) waits as V(hv), V(false) as V(none).
+    type: raw
     default: none
-    choices: [none, sb, hv]
   wait_timeout:
     description:
       - Seconds O(wait) may take.
@@ -186,6 +187,7 @@ waited_for:
   sample: [node-a, node-b]
 """
 
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.argspec import ovn_wait
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import lsp_apply
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb
@@ -194,6 +196,7 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors impo
 
 def run(module):
     p = module.params
+    p["wait"] = ovn_wait(p["wait"])
     if p["ports"] is not None:
         if not p["ports"] or any(not name or not name.strip() for name in p["ports"]):
             raise ModuleError("ports must be a non-empty list of port names")
@@ -227,7 +230,7 @@ def main():
             target_chassis=dict(type="str"),
             activation_strategy=dict(type="str", default="rarp", choices=list(ovn_nb.STRATEGIES)),
             verify_chassis=dict(type="bool", default=True),
-            wait=dict(type="str", default="none", choices=list(ovn_nb.WAIT_STAGES)),
+            wait=dict(type="raw", default="none"),
             wait_timeout=dict(type="float", default=30),
             expected=dict(type="dict"),
         ),

@@ -101,9 +101,9 @@ options:
       - As O(kubeovn.live_migration.ovn_lsp#module:wait) of M(kubeovn.live_migration.ovn_lsp), once for the whole
         batch. V(hv) waits for the chassis of every VMI in the batch only (needs O(ovn_sb_connection)), and a
         wait that times out after the write is a warning, never a failure.
-    type: str
+      - V(none), V(sb), V(hv), or a boolean (V(true) waits as V(hv), V(false) as V(none)).
+    type: raw
     default: none
-    choices: [none, sb, hv]
   wait_timeout:
     description: Seconds O(wait) may take.
     type: float
@@ -200,6 +200,7 @@ waited_for:
   elements: str
 """
 
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.argspec import ovn_wait
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.module import KubeovnModule
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import lsp_apply
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import nb as ovn_nb
@@ -227,6 +228,7 @@ def checked_items(items):
 
 def run(module):
     p = module.params
+    p["wait"] = ovn_wait(p["wait"])
     if not p["vmis"]:
         raise ModuleError("vmis must list at least one VMI")
     items = checked_items(p["vmis"])
@@ -264,7 +266,7 @@ def main():
             on_conflict=dict(type="str", default="fail", choices=list(lsp_apply.CONFLICT_ACTIONS)),
             activation_strategy=dict(type="str", default="rarp", choices=list(ovn_nb.STRATEGIES)),
             verify_chassis=dict(type="bool", default=True),
-            wait=dict(type="str", default="none", choices=list(ovn_nb.WAIT_STAGES)),
+            wait=dict(type="raw", default="none"),
             wait_timeout=dict(type="float", default=30),
         ),
         shared=("ovn_nb",),

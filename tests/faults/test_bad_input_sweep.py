@@ -91,7 +91,7 @@ def ovn_cases(sb, lsp, router_port):
     add("ovn_lsp activation_strategy empty", m, ["activation_strategy"], activation_strategy="")
     add("ovn_lsp verify_chassis not a bool", m, ["verify_chassis"], verify_chassis="perhaps")
     add("ovn_lsp wait unknown", m, ["wait", "none, sb, hv"], wait="forever")
-    add("ovn_lsp wait a bool", m, ["wait"], wait=True)
+    add("ovn_lsp wait a number", m, ["wait", "none, sb, hv or a boolean"], wait=3)
     add("ovn_lsp wait_timeout zero", m, ["wait_timeout must be positive"], wait_timeout=0)
     add("ovn_lsp wait_timeout negative", m, ["wait_timeout must be positive"], wait_timeout=-5)
     add("ovn_lsp wait_timeout words", m, ["wait_timeout"], wait_timeout="a while")

@@ -15,7 +15,7 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_op
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import SCOPES
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmim_record import PHASES
 
-# type: "list" (of strings, or one comma-separated string), "str", "seconds" (a number >= 0), "bool",
+# "type": "list" (of strings, or one comma-separated string), "str", "seconds" (a number >= 0), "bool",
 #       "any" (passed as given: a kubeconfig may be a path or a dict).
 # default: the value when the option is missing or empty. zero_is_default: 0 means the default too.
 # choices: the valid values (for a list: of each element). empty: what an empty list becomes.

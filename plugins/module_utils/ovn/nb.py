@@ -44,7 +44,7 @@ def connection_settings(params):
         timeout = 10.0
     if timeout <= 0:
         raise ModuleError("connect_timeout must be a positive number of seconds, got %s" % timeout)
-    return ovsdb.TlsSettings(params.get("private_key"), params.get("certificate"), params.get("ca_cert")), timeout
+    return ovsdb.TlsSettings(params.get("private_key"), params.get("certificate"), params.get("ovn_ca_cert", params.get("ca_cert"))), timeout
 
 
 def connect_nb(params):
