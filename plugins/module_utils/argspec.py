@@ -42,6 +42,8 @@ def _k8s_option(spec):
 K8S_AUTH_ARGSPEC = dict((name, _k8s_option(spec)) for name, spec in AUTH_OPTIONS.items())
 # Secrets no static no_log can name: a kubeconfig given as a dict, and values derived from secrets.
 SHARED_SECRET_VALUES = {"k8s_auth": secret_values}
+
+
 # The OVN write modules' `wait` (type raw, read through this first): ovn-nbctl's stages, or a boolean as kubernetes.core
 # and the vmim module spell `wait` (true: the chassis involved applied the change, as hv; false: none).
 def ovn_wait(value):
@@ -55,14 +57,6 @@ def ovn_wait(value):
         return "hv" if text in BOOLEANS_TRUE else "none"
     raise ModuleError("wait must be none, sb, hv or a boolean (true waits as hv, false as none), got %r" % (value,))
 
-
-# kubernetes.core's auth options and K8S_AUTH_* fallbacks (doc fragment: k8s_auth), from the one table.
-K8S_AUTH_ARGSPEC = dict(
-    (name, dict([("type", kind), ("fallback", (env_fallback, list(env)))]
-                + ([("aliases", list(aliases))] if aliases else [])
-                + ([("no_log", no_log)] if no_log or name.endswith("_key") else [])))
-    for name, (kind, aliases, no_log, env) in AUTH_OPTIONS.items()
-)
 
 SHARED_ARGSPECS = {
     "ovn_nb": OVN_NB_ARGSPEC,
