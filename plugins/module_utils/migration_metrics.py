@@ -380,8 +380,11 @@ def plan_vm(current, namespace, vmi, migration, stages, outcome, now):
             family = Family(DUAL_CHASSIS_SINCE)
             family.set(0, migration=migration)
             plan.add(family)
-            # The window this mark closes, once: a repeated cutover finds the mark cleared.
+            # The window this mark closes, once: a repeated cutover finds the mark cleared. A run that
+            # prepared and cut over at once (the migration ended during it) gives both ends itself.
             since = dual.get(migration=migration)
+            if not (since and since > 0) and "cutover" in stages:
+                since = stages.get("prepared")
             if since and since > 0:
                 window = round((stages.get("cutover") or now) - since, 6)
                 if window < 0:

@@ -80,8 +80,11 @@ def _changed_ports(ports):
     """{(namespace, vmi): [port names]} of the ports whose owned keys changed."""
     changed = {}
     for port in ports or ():
-        if port.get("before") != port.get("after"):
-            changed.setdefault(_key(port), []).append(port["name"])
+        if port.get("before") == port.get("after"):
+            continue
+        names = changed.setdefault(_key(port), [])
+        if port["name"] not in names:       # an early write and a later one may both have changed it
+            names.append(port["name"])
     return changed
 
 
@@ -103,14 +106,32 @@ def _message(plan, names):
     return prefix + text
 
 
-def _stages(plan, now, bound):
+def _dual(owned):
+    return "," in ((owned or {}).get(KEY_CHASSIS) or "")
+
+
+def _written_at(ports, dual, now, first):
+    """When the ports' change to (dual: two chassis / not: one) was committed (their `written_at`), the
+    first or last of them; `now` when no port says."""
+    stamps = [p["written_at"] for p in ports if p.get("written_at") and _dual(p.get("after")) == dual]
+    if not stamps:
+        return now
+    return min(stamps) if first else max(stamps)
+
+
+def _stages(plan, ports, now, bound):
+    """The metric stages the plan's write reached: each at the time its ports' change was committed. A
+    run that bound the target early (the rulebook's prepare writes the event's nodes first) and then
+    found the migration over and cut over records both stages, so the dual-chassis window is closed."""
     stages = {"target_scheduled": plan.get("target_scheduled_at")}
     if plan["action"] == "prepare":
-        stages["prepared"] = now
+        stages["prepared"] = _written_at(ports, True, now, first=True)
         stages["target_bound"] = now if bound else None
     elif plan["action"] == "cutover":
+        if any(_dual(p.get("after")) and p.get("written_at") for p in ports):
+            stages["prepared"] = _written_at(ports, True, now, first=True)
         stages["activated"] = plan.get("activated_at")
-        stages["cutover"] = now
+        stages["cutover"] = _written_at(ports, False, now, first=False)
     else:
         return {}
     return dict((k, v) for k, v in stages.items() if v)
@@ -123,7 +144,7 @@ def plan_outcome(plans, ports, now, bound=True):
            so the target was bound by then."""
     changed = _changed_ports(ports)
     return {
-        "records": _records(plans, changed, now, bound),
+        "records": _records(plans, changed, ports, now, bound),
         "summary": "; ".join("%s/%s: %s - %s%s" % (p["namespace"], p["vmi"], p["action"], p["reason"],
                                                    " (changed)" if changed.get(_key(p)) else "")
                              for p in plans or ()) or "no VMI in play",
@@ -131,12 +152,13 @@ def plan_outcome(plans, ports, now, bound=True):
     }
 
 
-def _records(plans, changed, now, bound):
+def _records(plans, changed, ports, now, bound):
     items = []
     for plan in plans or ():
         names = changed.get(_key(plan))
         if not names or not plan.get("record_reason"):
             continue
+        mine = [p for p in ports or () if _key(p) == _key(plan) and p.get("before") != p.get("after")]
         items.append({
             "namespace": plan["namespace"],
             "vmi": plan["vmi"],
@@ -147,7 +169,7 @@ def _records(plans, changed, now, bound):
             "message": _message(plan, names),
             "annotations": dict((k, v) for k, v in (("source-node", plan.get("source_node")),
                                                     ("target-node", plan.get("target_node"))) if v),
-            "stages": _stages(plan, now, bound),
+            "stages": _stages(plan, mine, now, bound),
             "outcome": plan.get("outcome") or "",
         })
     return items

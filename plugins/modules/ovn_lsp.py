@@ -163,6 +163,13 @@ ports:
     after:
       description: C(requested-chassis) and C(activation-strategy) as they are now (or would be, in check mode).
       type: dict
+    written_at:
+      description:
+        - When the transaction that changed the port was committed, in epoch seconds (the metrics' stage times).
+        - Only on ports this call changed, not in check mode.
+      type: float
+      returned: when the port was changed
+      version_added: 0.2.0
   sample:
     - name: vm1.default
       before: {requested-chassis: node-a, activation-strategy: null}

@@ -144,6 +144,13 @@ ports:
     after:
       description: The two keys as they are now (or would be, in check mode).
       type: dict
+    written_at:
+      description:
+        - When the transaction that changed the port was committed, in epoch seconds (the metrics' stage times).
+        - Only on ports this call changed, not in check mode.
+      type: float
+      returned: when the port was changed
+      version_added: 0.2.0
 kept:
   description: Ports left as they were because a cutover to their target had already landed.
   returned: success

@@ -330,6 +330,8 @@ def set_port_options(client, lookup, desired, check_mode=False, wait="none", com
     operations make a copy that already landed fail instead of applying twice, and the ports are
     read again.
     Returns {"changed", "ports": [{name, before, after}], "kept": [names], "nb_cfg"}; raises OvsdbError.
+    Each port the transaction changed also has `written_at`: epoch seconds when the commit was
+    confirmed (the metrics' stage times, e.g. when a port became bound on two chassis).
     """
     given = _per_port(desired)
     unsure = None
@@ -344,7 +346,7 @@ def set_port_options(client, lookup, desired, check_mode=False, wait="none", com
             return result
         if not ops and unsure is not None:
             # A copy of our transaction landed before the session was lost: it was our change.
-            result.update(changed=True, ports=unsure)
+            result.update(changed=True, ports=_stamped(unsure, time.time()))
         if wait != "none":
             nb_cfg = require_nb_global(client)
             if not ops:
@@ -360,10 +362,19 @@ def set_port_options(client, lookup, desired, check_mode=False, wait="none", com
             if err.details.get("resent"):
                 unsure = reports
             continue
+        _stamped(reports, time.time())
         if wait != "none":
             result["nb_cfg"] = results[-1]["rows"][0]["nb_cfg"]
         return result
     raise OvsdbError("Logical_Switch_Port options kept changing under us: gave up after %d attempts" % MAX_ATTEMPTS)
+
+
+def _stamped(reports, moment):
+    """`reports` with `written_at` on those whose owned keys the commit changed."""
+    for report in reports:
+        if report["before"] != report["after"]:
+            report["written_at"] = moment
+    return reports
 
 
 def require_nb_global(client):

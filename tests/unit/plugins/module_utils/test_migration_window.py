@@ -55,6 +55,18 @@ def test_windows_of_later_migrations_add_up_and_a_rollback_ends_at_its_time():
     assert buckets(histogram)["1.0"] == 1 and buckets(histogram)["30.0"] == 1 and buckets(histogram)["60.0"] == 2
 
 
+def test_one_push_that_prepared_and_cut_over_observes_its_own_window():
+    # A prepare run that found the migration over: both ends in one push, no mark left behind.
+    plan, group = push({}, "m1", {"target_scheduled": T0, "prepared": T0 + 2, "cutover": T0 + 6}, "succeeded")
+    assert group[mm.DUAL_CHASSIS_LAST_WINDOW].get(migration="m1") == 4.0
+    assert group[mm.DUAL_CHASSIS_WINDOW].total == 4.0
+    assert group[mm.DUAL_CHASSIS_SINCE].get(migration="m1") == 0
+    # A mark pushed earlier wins over a later prepared stage (the window began at the first prepare).
+    _plan, group = push({}, "m2", {"target_scheduled": T0, "prepared": T0 + 1})
+    _plan, group = push(group, "m2", {"prepared": T0 + 5, "cutover": T0 + 7}, "succeeded")
+    assert group[mm.DUAL_CHASSIS_LAST_WINDOW].get(migration="m2") == 6.0
+
+
 def test_no_mark_no_window():
     # An outcome without a prepare before it (a repair) observes nothing.
     plan, group = push({}, "", {}, "repaired")

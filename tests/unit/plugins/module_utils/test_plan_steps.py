@@ -69,6 +69,28 @@ def test_plan_outcome_records_only_what_changed():
     assert plan_outcome([], [], 1.0)["summary"] == "no VMI in play"
 
 
+def test_stages_are_the_times_the_writes_were_committed():
+    unpinned = {"requested-chassis": None, "activation-strategy": None}
+    prepared = {"requested-chassis": "A,B", "activation-strategy": "rarp"}
+    cut = {"requested-chassis": "B", "activation-strategy": None}
+    early = [dict(port("a", unpinned, prepared), written_at=90.0),
+             dict(port("a", unpinned, prepared, "a.vms.net1"), written_at=90.5)]
+    plans = [a_plan("a", "prepare", "prepared", "A", "B", record_reason="NetworkPrepared", target_scheduled_at=80.0)]
+    # The rulebook's early write, confirmed by the read: prepared when it was committed, not when recorded.
+    [record] = plan_outcome(plans, early, 100.0, bound=False)["records"]
+    assert record["stages"] == {"target_scheduled": 80.0, "prepared": 90.0}
+    # The migration ended while the run read it back: the same run cuts over; both ends of the window.
+    later = [dict(port("a", prepared, cut), written_at=97.0), dict(port("a", prepared, cut, "a.vms.net1"), written_at=97.2)]
+    plans = [a_plan("a", "cutover", "cutover", None, "B", record_reason="NetworkCutover", outcome="succeeded",
+                    target_scheduled_at=80.0, activated_at=95.0)]
+    [record] = plan_outcome(plans, early + later, 100.0)["records"]
+    assert record["stages"] == {"target_scheduled": 80.0, "prepared": 90.0, "activated": 95.0, "cutover": 97.2}
+    assert record["message"].startswith("ports a.vms, a.vms.net1 bound on B only")
+    # A cutover alone (no dual write in this run): no prepared stage; without written_at, `now`.
+    [record] = plan_outcome(plans, [port("a", prepared, cut)], 100.0)["records"]
+    assert record["stages"] == {"target_scheduled": 80.0, "activated": 95.0, "cutover": 100.0}
+
+
 def test_failure_records_one_warning_per_vmi():
     items = failure_records([event("a"), event("a")], "prepare", "boom")
     assert [(i["vmi"], i["reason"], i["type"], i["message"], i["outcome"]) for i in items] == [
