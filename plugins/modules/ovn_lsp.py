@@ -49,14 +49,18 @@ options:
         target port until a RARP the VM sent long ago, and drop its traffic.
       - V(cutover) sets C(requested-chassis=TARGET) and removes C(activation-strategy).
       - V(rolled_back) sets C(requested-chassis=SOURCE) and removes C(activation-strategy).
+      - V(pinned) sets C(requested-chassis=SOURCE) only on a VM whose ports carry neither key, as Kube-OVN
+        creates them; a VM any of whose ports carries one is left as it is (RV(kept) lists its ports). The
+        rulebooks pin a VM's ports before its migration's target pod exists, so that the target pod's CNI plug
+        cannot claim them; a pin that comes after the prepare never undoes it.
       - V(absent) removes both keys.
     type: str
     required: true
-    choices: [prepared, cutover, rolled_back, absent]
+    choices: [prepared, cutover, rolled_back, pinned, absent]
   source_chassis:
     description:
       - The chassis the VM runs on before the migration (OVN Chassis name or hostname, for Kube-OVN the node name).
-      - Required with O(state=prepared) and O(state=rolled_back).
+      - Required with O(state=prepared), O(state=rolled_back) and O(state=pinned).
     type: str
   target_chassis:
     description:
@@ -175,7 +179,9 @@ ports:
       before: {requested-chassis: node-a, activation-strategy: null}
       after: {requested-chassis: "node-a,node-b", activation-strategy: rarp}
 kept:
-  description: Ports left as they were because a cutover to the target had already landed (O(state=prepared)).
+  description:
+    - Ports left as they were because a cutover to the target had already landed (O(state=prepared)), or because
+      they already carried one of the two keys (O(state=pinned)).
   returned: success
   type: list
   elements: str
@@ -222,6 +228,9 @@ def run(module):
     if p["state"] == "prepared":
         guard = ovn_nb.cut_over_guard(lambda port: p["target_chassis"])
         keep = guard if p["vmi"] else (lambda ports: guard(ports) and set(port.name for port in ports))
+    elif p["state"] == "pinned":
+        keep = ovn_nb.marked_guard if p["vmi"] else (lambda ports: ovn_nb.marked_guard(ports) and set(
+            port.name for port in ports))
     return lsp_apply.apply(module, lookup, desired, [p["source_chassis"], p["target_chassis"]],
                            "kubeovn.live_migration.ovn_lsp state=%s" % p["state"], keep=keep)
 
@@ -249,6 +258,7 @@ def main():
             ("state", "prepared", ("source_chassis", "target_chassis")),
             ("state", "cutover", ("target_chassis",)),
             ("state", "rolled_back", ("source_chassis",)),
+            ("state", "pinned", ("source_chassis",)),
         ],
         supports_check_mode=True,
     )

@@ -54,10 +54,10 @@ options:
         description: As O(kubeovn.live_migration.ovn_lsp#module:state).
         type: str
         required: true
-        choices: [prepared, cutover, rolled_back, absent]
+        choices: [prepared, cutover, rolled_back, pinned, absent]
       source_chassis:
         description:
-          - The chassis the VM runs on before the migration (V(prepared), V(rolled_back)).
+          - The chassis the VM runs on before the migration (V(prepared), V(rolled_back), V(pinned)).
           - The alias is the field name of the EDA source's events.
         type: str
         aliases: [source_node]
@@ -152,7 +152,9 @@ ports:
       returned: when the port was changed
       version_added: 0.2.0
 kept:
-  description: Ports left as they were because a cutover to their target had already landed.
+  description:
+    - Ports left as they were because a cutover to their target had already landed, or because they already
+      carried one of the two keys (V(pinned)).
   returned: success
   type: list
   elements: str
@@ -244,7 +246,11 @@ def run(module):
     desired = ovn_nb.batch_desired(items, p["activation_strategy"])
     chassis = [i[k] for i in items for k in ("source_chassis", "target_chassis")]
     targets = dict(((i["namespace"], i["vmi"]), i["target_chassis"]) for i in items if i["state"] == "prepared")
-    keep = ovn_nb.cut_over_guard(lambda port: targets.get(port.pod))
+    cut_over = ovn_nb.cut_over_guard(lambda port: targets.get(port.pod))
+    pinned = set((i["namespace"], i["vmi"]) for i in items if i["state"] == "pinned")
+
+    def keep(ports):
+        return cut_over(ports) | ovn_nb.marked_guard([port for port in ports if port.pod in pinned])
     result = lsp_apply.apply(module, lookup, desired, chassis,
                              "kubeovn.live_migration.ovn_lsp_batch %d VMIs" % len(items), keep=keep)
     for conflict in conflicts:

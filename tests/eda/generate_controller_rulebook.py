@@ -17,6 +17,7 @@ CONTROLLER = RULEBOOKS / "live_migration_controller.yml"
 
 # Playbook -> (rulebook variable naming its job template, default job template name).
 JOB_TEMPLATES = {
+    "kubeovn.live_migration.pin": ("klm_pin_job_template", "kubeovn-lm-pin"),
     "kubeovn.live_migration.prepare": ("klm_prepare_job_template", "kubeovn-lm-prepare"),
     "kubeovn.live_migration.cutover": ("klm_cutover_job_template", "kubeovn-lm-cutover"),
     "kubeovn.live_migration.cleanup": ("klm_cleanup_job_template", "kubeovn-lm-cleanup"),

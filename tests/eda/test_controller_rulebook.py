@@ -10,7 +10,7 @@ from rulebook_process import Rulebook
 
 pytestmark = pytest.mark.timeout(180)
 
-TEMPLATES = ("kubeovn-lm-prepare", "kubeovn-lm-cutover", "kubeovn-lm-cleanup")
+TEMPLATES = ("kubeovn-lm-pin", "kubeovn-lm-prepare", "kubeovn-lm-cutover", "kubeovn-lm-cleanup")
 
 
 @pytest.fixture
@@ -66,12 +66,12 @@ def test_a_migration_and_a_failed_one_launch_the_phase_job_templates(kubevirt_si
         launches = wait_launches(controller, 6, rulebook)
     finally:
         rulebook.stop()
-    # Each pin runs the prepare job template without waiting for the target, before that VMIM's prepare.
+    # Each pin launches the pin job template with the source, before that VMIM's prepare.
     pins = [(launches.index((name, body)), name, body["extra_vars"]) for name, body in launches
             if body["extra_vars"]["plan_action"] == "pin"]
     assert pins, launches
     for at, name, extra in pins:
-        assert (name, extra["wait_for_target"], extra["target_node"]) == ("kubeovn-lm-prepare", False, None), extra
+        assert (name, extra["source_node"], extra["target_node"]) == ("kubeovn-lm-pin", "hv1", None), extra
         assert [n for n, b in launches[at + 1:] if b["extra_vars"]["vmim"] == extra["vmim"]][0] == "kubeovn-lm-prepare"
     launches = acting(launches)
     assert [(name, body["extra_vars"]["vmim"]) for name, body in launches] == [

@@ -151,3 +151,25 @@ def test_chassis_named_by_hostname_or_name_without_sb_warns(ovn_sandbox, ovn_vm)
     assert result["changed"] is True
     assert any("cannot verify that hv3 exist" in w for w in result.get("warnings", [])), result
     assert nb_options(sb, lsp)[RC] == "hv3"
+
+
+def test_pinned_binds_an_unpinned_vm_to_the_source_and_never_undoes_a_prepare(ovn_sandbox, ovn_vm):
+    sb = ovn_sandbox
+    vm = ovn_vm(providers=("net1",), hv="hv1")
+    names = [p["name"] for p in vm["ports"]]
+    args = conn(sb, vmi=vm["vm"], namespace=vm["namespace"], state="pinned", source_chassis="hv1")
+    # As Kube-OVN creates them: pinned, with the commit time on each port changed.
+    planned = assert_ok(run_module("ovn_lsp", args, check=True, diff=True))
+    assert planned["changed"] is True and [nb_options(sb, n).get(RC) for n in names] == [None, None]
+    pinned = assert_ok(run_module("ovn_lsp", args))
+    assert pinned["changed"] is True and pinned["kept"] == []
+    assert all(isinstance(p["written_at"], float) for p in pinned["ports"])
+    assert [nb_options(sb, n).get(RC) for n in names] == ["hv1", "hv1"]
+    # Once the prepare landed on one port, a late pin leaves the whole VM as it is.
+    sb.nbctl("set", "Logical_Switch_Port", names[1], "options:requested-chassis=hv1,hv2",
+             "options:activation-strategy=rarp")
+    late = assert_ok(run_module("ovn_lsp", args))
+    assert (late["changed"], sorted(late["kept"])) == (False, sorted(names))
+    assert any("left as they are" in w for w in late.get("warnings", []))
+    assert (nb_options(sb, names[0]).get(RC), nb_options(sb, names[1]).get(RC)) == ("hv1", "hv1,hv2")
+    binding(sb, names[0], chassis="hv1", additional_chassis=[])

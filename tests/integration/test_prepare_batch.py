@@ -49,7 +49,7 @@ def test_a_batch_binds_every_vm_in_one_run(ovn_sandbox, k8s_emulator, kubeconfig
             for port in vm["ports"]:
                 assert ovn_sandbox.port_binding(port)["requested_additional_chassis"] == ["hv2"]
         assert set(owned_options(ovn_sandbox, vms[2]["ports"]).values()) == {("hv2", None)}
-        assert "already sit on their target chassis alone (a cutover landed): left as they are" in run.output
+        assert "left as they are: a cutover to their target already landed" in run.output
         # Ended meanwhile: handed to cleanup, back on the node the VMI runs on.
         assert set(owned_options(ovn_sandbox, vms[3]["ports"]).values()) == {("hv1", None)}
         assert "vm3: rollback - migration m-vm3 failed: bind on hv1 only (changed)" in run.output, run.output[-3000:]

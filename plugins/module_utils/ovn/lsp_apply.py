@@ -148,8 +148,8 @@ def apply(module, lookup, desired, chassis, comment, keep=None):
         if sb is not None:
             sb.close()
     if result["kept"]:
-        module.warn("Ports %s already sit on their target chassis alone (a cutover landed): left as they are"
-                    % ", ".join(result["kept"]))
+        module.warn("Ports %s left as they are: a cutover to their target already landed (state=prepared), or they "
+                    "already carry requested-chassis or activation-strategy (state=pinned)" % ", ".join(result["kept"]))
     if module._diff:
         result["diff"] = {
             "before": dict((port["name"], port["before"]) for port in result["ports"]),

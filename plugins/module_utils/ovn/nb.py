@@ -21,7 +21,7 @@ LSP_COLUMNS = ("_uuid", "name", "type", "options", "external_ids")
 KEY_CHASSIS = "requested-chassis"
 KEY_STRATEGY = "activation-strategy"
 OWNED_KEYS = (KEY_CHASSIS, KEY_STRATEGY)
-STATES = ("prepared", "cutover", "rolled_back", "absent")
+STATES = ("prepared", "cutover", "rolled_back", "pinned", "absent")
 STRATEGIES = ("rarp",)
 WAIT_STAGES = ("none", "sb", "hv")
 MAX_ATTEMPTS = 5
@@ -33,6 +33,7 @@ REQUIRED_CHASSIS = {
     "prepared": ("source_chassis", "target_chassis"),
     "cutover": ("target_chassis",),
     "rolled_back": ("source_chassis",),
+    "pinned": ("source_chassis",),
     "absent": (),
 }
 
@@ -240,7 +241,7 @@ def desired_options(state, source=None, target=None, strategy="rarp"):
         return {KEY_CHASSIS: "%s,%s" % (source, target), KEY_STRATEGY: strategy}
     if state == "cutover":
         return {KEY_CHASSIS: target, KEY_STRATEGY: None}
-    if state == "rolled_back":
+    if state in ("rolled_back", "pinned"):
         return {KEY_CHASSIS: source, KEY_STRATEGY: None}
     return {KEY_CHASSIS: None, KEY_STRATEGY: None}
 
@@ -310,6 +311,17 @@ def cut_over_guard(target_of):
                 kept.update(p.name for p in group)
         return kept
     return keep
+
+
+def marked_guard(ports):
+    """A `keep` for state=pinned: the ports of a VM any of whose ports carries one of our keys. A pin
+    only goes on ports as Kube-OVN creates them: one that comes late (after the prepare, a cutover,
+    anyone's pin) must never undo what is there. Ports group by external_ids:pod."""
+    groups = {}
+    for port in ports:
+        groups.setdefault(port.pod, []).append(port)
+    return set(p.name for group in groups.values() if any(v is not None for p in group for v in p.owned.values())
+               for p in group)
 
 
 def _keeping(kept, given):
