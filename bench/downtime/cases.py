@@ -119,30 +119,35 @@ class Eda:
             self.rulebook.stop()
             raise
 
+    # The play of the run that ends each migration: the cutover rule's, or the rollback rule's.
+    LAST_PLAY = {"Succeeded": "PLAY [Cut a migrated", "Failed": "PLAY [Roll a VMI's ports back"}
+
     def __call__(self, lab, namespace, vmi):
-        done = self.playbooks_done()
+        log = self.rulebook.log()
+        ended = dict((phase, log.count(play)) for phase, play in self.LAST_PLAY.items())
         vmim = lab.sim.migrate(namespace, vmi, target_node=TARGET)["metadata"]["name"]
         phase = lab.sim.wait_phase(namespace, vmim, ["Succeeded", "Failed"], timeout=120)["status"]["phase"]
+        # The runs of one VM go one at a time (pin, prepare, cutover or rollback): the one the migration's
+        # end started comes last. Then the next migration starts with the rulebook idle.
+        self.wait_playbooks(self.LAST_PLAY[phase], ended[phase] + 1)
         if phase != "Succeeded":
-            self.wait_playbooks(done + 2)     # prepare (late) and the rollback
             raise MigrationFailed("migration %s/%s ended %s: %s" % (namespace, vmim, phase, self.reason(lab, namespace, vmim)))
-        # prepare and cutover have both finished: the next run starts with the rulebook idle.
-        self.wait_playbooks(done + 2)
 
     @staticmethod
     def reason(lab, namespace, vmim):
         events = lab.emulator.list("events", namespace)
         return "; ".join(e.get("message", "") for e in events if (e.get("involvedObject") or {}).get("name") == vmim)
 
-    def wait_playbooks(self, count):
+    def wait_playbooks(self, play, count):
+        """Until `count` plays starting with `play` are in the log and every play started has ended."""
         deadline = time.monotonic() + 120
-        while self.playbooks_done() < count:
+        while True:
+            log = self.rulebook.log()
+            if log.count(play) >= count and log.count("PLAY RECAP") >= log.count("PLAY ["):
+                return
             if time.monotonic() > deadline:
-                raise RuntimeError("the rulebook's playbooks did not finish:\n%s" % self.rulebook.log()[-3000:])
+                raise RuntimeError("the rulebook's playbooks did not finish:\n%s" % log[-3000:])
             time.sleep(0.05)
-
-    def playbooks_done(self):
-        return self.rulebook.log().count("PLAY RECAP")
 
     def close(self):
         self.rulebook.stop()
