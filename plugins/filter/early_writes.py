@@ -12,7 +12,8 @@ version_added: 0.1.0
 description:
   - Takes migrations as the EDA source's events describe them (C(vmi), C(namespace), C(source_node), C(target_node),
     C(network_opt)) and returns M(kubeovn.live_migration.ovn_lsp_batch) items with O(kubeovn.live_migration.ovn_lsp_batch#module:vmis[].state=prepared)
-    for those with two different known nodes whose VMI is in scope.
+    for those with two different known nodes whose VMI is in scope (or, with O(state=pinned), V(pinned) items
+    for those with a known source).
   - The prepare role writes them first, then reads the migrations back and lets the planner correct a stale event.
 options:
   _input:
@@ -24,6 +25,15 @@ options:
     description: V(all) or V(opted_in).
     type: str
     default: all
+  state:
+    description:
+      - V(prepared) - items for the migrations with two different known nodes (the prepare's head start).
+      - V(pinned) - items for the migrations with a known source (the pin playbook; M(kubeovn.live_migration.ovn_lsp_batch)
+        writes it only on ports that carry neither key).
+    type: str
+    default: prepared
+    choices: [prepared, pinned]
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""

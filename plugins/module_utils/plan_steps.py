@@ -23,17 +23,25 @@ def _key(item):
     return (item.get("namespace"), item.get("vmi"))
 
 
-def early_writes(migrations, scope="all"):
-    """The prepare writes an event already justifies: both nodes known and different, VMI in scope
-    as the event saw it (network_opt). One item per VMI, the last one given wins."""
+def early_writes(migrations, scope="all", state="prepared"):
+    """The writes an event already justifies, VMI in scope as the event saw it (network_opt). One item
+    per VMI, the last one given wins.
+    state  prepared: both nodes known and different (the prepare's head start);
+           pinned: the source known (the pin before a target pod exists; ovn_lsp_batch writes it only
+           on ports that carry neither key)."""
     items = {}
     for migration in migrations or ():
         source, target = migration.get("source_node"), migration.get("target_node")
-        if not (migration.get("vmi") and migration.get("namespace") and source and target and source != target):
+        if state == "pinned":
+            target = None
+            ready = bool(source)
+        else:
+            ready = bool(source and target and source != target)
+        if not (migration.get("vmi") and migration.get("namespace") and ready):
             continue
         if not in_scope(migration.get("network_opt") or "", scope):
             continue
-        items[_key(migration)] = {"vmi": migration["vmi"], "namespace": migration["namespace"], "state": "prepared",
+        items[_key(migration)] = {"vmi": migration["vmi"], "namespace": migration["namespace"], "state": state,
                                   "source_chassis": source, "target_chassis": target}
     return [items[k] for k in sorted(items)]
 

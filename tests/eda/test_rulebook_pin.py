@@ -43,7 +43,7 @@ def test_the_rulebook_pins_before_the_target_pod_so_its_plug_never_claims_the_po
     ovn_sandbox.wait_for(lambda: all(owned(ovn_sandbox, p) == {"requested-chassis": "hv1"} for p in ports),
                          timeout=120, what="pinned to hv1 by the rulebook")
     # Nothing but the rulebook's pin rule writes requested-chassis here (the simulated Kube-OVN only removes it).
-    assert "PLAY [Pin a migrating VMI's ports to the source chassis]" in run.log(), run.log()[-4000:]
+    assert "PLAY [Pin migrating VMIs' ports to the source chassis]" in run.log(), run.log()[-4000:]
 
     # The target pod's CNI plugs the VM's iface-ids on hv2 before any prepare: hv2 must not claim them.
     for lsp in ports:

@@ -34,6 +34,13 @@ def test_early_writes_take_only_what_the_event_justifies():
     assert [i["vmi"] for i in early_writes([event("a"), event("f", opt="in")], "opted_in")] == ["f"]
 
 
+def test_early_pins_need_only_the_source():
+    items = early_writes([event("a", target=None), event("b"), event("c", source=None), event("d", opt="out")],
+                         "all", "pinned")
+    assert [(i["vmi"], i["state"], i["source_chassis"], i["target_chassis"]) for i in items] == [
+        ("a", "pinned", "A", None), ("b", "pinned", "A", None)]
+
+
 def test_plan_writes_skip_none():
     plans = [a_plan("a", "prepare", "prepared", "A", "B"), a_plan("b", "none"), a_plan("c", "repair", "absent")]
     assert plan_writes(plans) == [
