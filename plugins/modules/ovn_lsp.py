@@ -139,7 +139,7 @@ EXAMPLES = r"""
     ovn_nb_connection: ssl:192.0.2.10:6641,ssl:192.0.2.11:6641,ssl:192.0.2.12:6641
     private_key: /etc/ovn/key.pem
     certificate: /etc/ovn/cert.pem
-    ca_cert: /etc/ovn/cacert.pem
+    ovn_ca_cert: /etc/ovn/cacert.pem
     ports: [vm1.default, vm1.default.net1]
     state: rolled_back
     source_chassis: node-a

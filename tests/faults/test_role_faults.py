@@ -33,7 +33,7 @@ def kubevirt(k8s_emulator, sandbox):
 def connection_vars(sandbox, kubeconfig):
     tls = sandbox.client_tls
     return {"ovn_nb_connection": sandbox.nb_remote, "ovn_sb_connection": sandbox.sb_remote,
-            "ovn_private_key": tls["private_key"], "ovn_certificate": tls["certificate"], "ovn_ca_cert": tls["ca_cert"],
+            "ovn_private_key": tls["private_key"], "ovn_certificate": tls["certificate"], "ovn_ca_cert": tls["ovn_ca_cert"],
             "k8s_kubeconfig": kubeconfig}
 
 

@@ -51,15 +51,15 @@ def bad_material(sandbox, tmp_path_factory):
     good = sandbox.client_tls
     other_key = sandbox.pki.issue("other-client")[0]
     return {
-        "foreign CA": (dict(good, ca_cert=str(foreign.ca_cert)), ["not signed by ca_cert", str(foreign.ca_cert)]),
+        "foreign CA": (dict(good, ovn_ca_cert=str(foreign.ca_cert)), ["not signed by ovn_ca_cert", str(foreign.ca_cert)]),
         "expired client certificate": (dict(good, private_key=str(expired_key), certificate=str(expired_cert)),
                                        ["refused certificate", str(expired_cert)]),
         "key of another certificate": (dict(good, private_key=str(other_key)),
                                        ["not a matching PEM certificate and key", good["certificate"], str(other_key)]),
         "missing key file": (dict(good, private_key=str(Path(good["private_key"]).with_name("gone-privkey.pem"))),
                              ["Cannot read private_key", "gone-privkey.pem"]),
-        "missing CA file": (dict(good, ca_cert="/nonexistent/cacert.pem"), ["Cannot read ca_cert /nonexistent/cacert.pem"]),
-        "CA file that is a key": (dict(good, ca_cert=good["private_key"]), ["ca_cert", "is not a PEM CA certificate"]),
+        "missing CA file": (dict(good, ovn_ca_cert="/nonexistent/cacert.pem"), ["Cannot read ovn_ca_cert /nonexistent/cacert.pem"]),
+        "CA file that is a key": (dict(good, ovn_ca_cert=good["private_key"]), ["ovn_ca_cert", "is not a PEM CA certificate"]),
     }
 
 

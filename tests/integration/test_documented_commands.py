@@ -5,10 +5,18 @@ changed command is tested (or must be listed as not runnable here, with the reas
 document changes. They run through bash in a lab standing in for a cluster: the real OVN sandbox,
 the Kubernetes API emulator and the simulated KubeVirt, reached through the same environment
 variables the README tells a user to export (OVN_NB_DB, OVN_SB_DB, K8S_AUTH_KUBECONFIG). The VMs the
-documents name (web-1 in prod, db-0 in vms and vm-canary) exist there, running on hv1.
+documents name (web-1 in prod, db-0 in vms and vm-canary) exist there, running on hv1. A variable a
+document sets for later commands (root=$(ansible-galaxy collection list ...)) is set before them by
+the document's own line; the event source, which runs until stopped, is stopped once it has printed
+a migration of the lab; pip finds the project venv (filled by scripts/bootstrap) on PATH.
 """
+import os
+import queue
 import re
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -40,13 +48,9 @@ NOT_RUNNABLE = [
      "with their keys against the sandbox"),
     (r"ansible-rulebook ",
      "runs until stopped; tests/eda/test_rulebook_end_to_end.py runs the rulebook with this inventory"),
-    (r"vmim_events\.py",
-     "runs until stopped; tests/eda/test_vmim_events_source.py runs the event source"),
     (r"ansible-builder build|ansible-navigator run",
      "builds or runs a container image (no container engine here); test_collection_artifacts.py runs "
      "ansible-builder create on the same files"),
-    (r"^pip install",
-     "installs into the user's Python; scripts/bootstrap installs the same requirements files"),
     (r"python -m bench\.",
      "benchmarks of minutes; tests/bench runs each at a tiny size"),
     (r"python -m pytest",
@@ -100,12 +104,24 @@ def logical_commands(lines):
     return commands
 
 
+# A shell variable a document sets (root=$(ansible-galaxy collection list ...)) for the commands
+# after it: those run after the document's own assignment, as in the reader's shell.
+ASSIGNMENT = re.compile(r"^\s*(\w+)=\$\(")
+
+
 def documented_commands():
     found = []
     for path in DOCUMENTS:
+        assignments = {}
         for lines in shell_blocks(path.read_text()):
             for command in logical_commands(lines):
-                found.append(pytest.param(command, id="%s: %s" % (path.relative_to(ROOT), command.splitlines()[0][:70])))
+                used = [assignments[name] for name in sorted(set(re.findall(r"\$\{?(\w+)", command)))
+                        if name in assignments]
+                found.append(pytest.param(command, "\n".join(used),
+                                          id="%s: %s" % (path.relative_to(ROOT), command.splitlines()[0][:70])))
+                match = ASSIGNMENT.match(command)
+                if match:
+                    assignments[match.group(1)] = command
     return found
 
 
@@ -172,17 +188,74 @@ def check_world(lab, command, output):
         assert "db-0.vms" in output
 
 
-@pytest.mark.parametrize("command", documented_commands())
-def test_documented_command(request, command):
+# pip installs into the Python on PATH, here the project venv, which scripts/bootstrap filled from the
+# same requirements: the command runs as written and finds everything there (no lab needed).
+NO_LAB = r"^pip install "
+
+
+# Runs until stopped (the event source by itself, docs/rollout.md): started as written, shown one
+# migration of the lab, stopped with Ctrl-C once it printed that migration's event.
+WATCHER = r"vmim_events\.py"
+
+
+def watch_one_migration(lab, script, cwd):
+    """Start the watcher, migrate db-0 in vm-canary once it is up, return the event line it printed
+    for that migration (or None) and everything it printed."""
+    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], env=lab["env"], cwd=str(cwd),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    seen, event, migrated = [], None, False
+    start = time.monotonic()
+    try:
+        while event is None and time.monotonic() - start < 60 and proc.poll() is None:
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                pass
+            # Its first line (a log line or an event) says it runs; a silent start gets 10 s.
+            if not migrated and (seen or time.monotonic() - start > 10):
+                lab["sim"].migrate("vm-canary", "db-0", name="db-0-watched")
+                migrated = True
+            event = next((ln for ln in seen if "db-0-watched" in ln and "'target_node': 'hv2'" in ln), None)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return event, "".join(seen)
+
+
+@pytest.mark.parametrize("command,setup", documented_commands())
+def test_documented_command(request, tmp_path, command, setup):
     reason = not_runnable_reason(command)
     if reason:
         pytest.skip("not runnable here: " + reason)
+    script = setup + "\n" + command if setup else command
+    if re.search(NO_LAB, command):
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=str(tmp_path), capture_output=True,
+                              text=True, timeout=300, check=False,
+                              env=ansible_env({"PIP_DISABLE_PIP_VERSION_CHECK": "1"}))
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 0, output[-3000:]
+        assert "Requirement already satisfied" in output and "Successfully installed" not in output, output[-3000:]
+        return
     lab = request.getfixturevalue("lab")   # only for the commands that run
     prepare_world(lab, command)
     # Paths into the repository are written from its root, as the documents say; the rest runs
     # in a scratch directory (rollout.yml and the like).
     cwd = ROOT if re.search(r"(^|\s)extensions/", command) else lab["dir"]
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], env=lab["env"], cwd=str(cwd),
+    if re.search(WATCHER, command):
+        event, output = watch_one_migration(lab, script, cwd)
+        # What docs/rollout.md says each migration shows: source and target node, when the target
+        # pod was scheduled, the VM's network_opt.
+        assert event and "'source_node': 'hv1'" in event and "'network_opt': " in event, output[-3000:]
+        assert "'target_scheduled_at': None" not in event and "'target_scheduled_at': " in event, event
+        return
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=lab["env"], cwd=str(cwd),
                           capture_output=True, text=True, timeout=300, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]

@@ -8,7 +8,7 @@ from ansible_run import assert_ok, run_tasks
 @pytest.fixture(scope="module")
 def tls_args(ovn_tls_sandbox):
     args = ovn_tls_sandbox.module_args()
-    ca = args.pop("ca_cert")
+    ca = args.pop("ovn_ca_cert")
     return args, ca
 
 
@@ -32,4 +32,4 @@ def test_ovn_ca_cert_connects_and_ca_cert_is_a_deprecated_alias(tls_args):
 def test_a_wrong_ovn_ca_cert_is_refused(tls_args):
     args = tls_args[0]
     (result,) = run_tasks([("ovn_lsp_info", dict(args, ovn_ca_cert=args["certificate"], only_migrating=True))])
-    assert result.get("failed") and "ca_cert" in result["msg"], result.get("msg")
+    assert result.get("failed") and "ovn_ca_cert" in result["msg"], result.get("msg")

@@ -47,11 +47,11 @@ CASES = {
         ["ovn_sb_connection: ", "{nb_remote}: serves OVN_Northbound, not OVN_Southbound"]),
     "missing TLS file": (
         dict(state="cutover", target_chassis="hv2", ovn_nb_connection="ssl:127.0.0.1:{closed}",
-             private_key="/nonexistent/key.pem", certificate="/nonexistent/cert.pem", ca_cert="/nonexistent/ca.pem"),
+             private_key="/nonexistent/key.pem", certificate="/nonexistent/cert.pem", ovn_ca_cert="/nonexistent/ca.pem"),
         ["Cannot read private_key /nonexistent/key.pem"]),
     "ssl remote without a CA": (
         dict(state="cutover", target_chassis="hv2", ovn_nb_connection="ssl:127.0.0.1:{closed}"),
-        ["ssl: remotes need private_key, certificate and ca_cert", "missing: private_key, certificate, ca_cert"]),
+        ["ssl: remotes need private_key, certificate and ovn_ca_cert", "missing: private_key, certificate, ovn_ca_cert"]),
     "bad remote syntax": (
         dict(state="cutover", target_chassis="hv2", ovn_nb_connection="127.0.0.1:6641"),
         ["Unsupported OVSDB remote '127.0.0.1:6641'"]),

@@ -38,7 +38,7 @@ class OvnSandbox(Vifs, KubeOvnTopology, CentralDbs):
 
     tls=True: NB and SB listen on ssl: only (plus their unix sockets) with certificates made by
     ovs-pki in <workdir>/pki; northd and the ovn-controllers connect over ssl:; `client_tls`
-    holds the modules' private_key/certificate/ca_cert. clustered=True: NB and SB are 3-member
+    holds the modules' private_key/certificate/ovn_ca_cert. clustered=True: NB and SB are 3-member
     RAFT clusters (cluster.py); every remote lists all members.
     """
 
@@ -160,7 +160,7 @@ class OvnSandbox(Vifs, KubeOvnTopology, CentralDbs):
 
     @property
     def client_tls(self):
-        """private_key/certificate/ca_cert for the modules (ovn_nb options), or {} without TLS."""
+        """private_key/certificate/ovn_ca_cert for the modules (ovn_nb options), or {} without TLS."""
         return self.pki.client_args() if self.tls else {}
 
     def module_args(self, **extra):

@@ -52,7 +52,7 @@ class Pki:
     def client_args(self, name="client"):
         """The ovn_nb connection options of the modules for a certificate `name`."""
         key, cert = self.issue(name)
-        return {"private_key": str(key), "certificate": str(cert), "ca_cert": str(self.ca_cert)}
+        return {"private_key": str(key), "certificate": str(cert), "ovn_ca_cert": str(self.ca_cert)}
 
     def daemon_args(self, name):
         """-p/-c/-C as every OVS/OVN daemon spells them."""

@@ -95,18 +95,22 @@ class TlsSettings(object):
         self.certificate = certificate
         self.ca_cert = ca_cert
 
+    # Each file's attribute here and the module option it comes from, which the messages name (the CA's
+    # option is ovn_ca_cert; ca_cert is its deprecated alias).
+    OPTIONS = (("private_key", "private_key"), ("certificate", "certificate"), ("ca_cert", "ovn_ca_cert"))
+
     def context(self):
-        missing = [name for name in ("private_key", "certificate", "ca_cert") if not getattr(self, name)]
+        missing = [option for attr, option in self.OPTIONS if not getattr(self, attr)]
         if missing:
-            raise OvsdbError("ssl: remotes need private_key, certificate and ca_cert (like ovn-nbctl -p -c -C); missing: "
-                             + ", ".join(missing))
-        for name in ("private_key", "certificate", "ca_cert"):
-            path = getattr(self, name)
+            raise OvsdbError("ssl: remotes need private_key, certificate and ovn_ca_cert (like ovn-nbctl -p -c -C); "
+                             "missing: " + ", ".join(missing))
+        for attr, option in self.OPTIONS:
+            path = getattr(self, attr)
             try:
                 with open(path, "rb"):
                     pass
             except (IOError, OSError) as err:
-                raise OvsdbError("Cannot read %s %s: %s" % (name, path, err.strerror or err))
+                raise OvsdbError("Cannot read %s %s: %s" % (option, path, err.strerror or err))
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         # OVS checks the peer against the CA only, never a host name (remotes are IP addresses).
         ctx.check_hostname = False
@@ -114,7 +118,7 @@ class TlsSettings(object):
         try:
             ctx.load_verify_locations(cafile=self.ca_cert)
         except (ssl.SSLError, ValueError) as err:
-            raise OvsdbError("ca_cert %s is not a PEM CA certificate: %s" % (self.ca_cert, err))
+            raise OvsdbError("ovn_ca_cert %s is not a PEM CA certificate: %s" % (self.ca_cert, err))
         try:
             ctx.load_cert_chain(certfile=self.certificate, keyfile=self.private_key)
         except ssl.SSLError as err:
@@ -163,8 +167,8 @@ def open_socket(remote, tls_context, timeout, ca_cert=None):
         reason = getattr(err, "verify_message", None) or str(err)
         # Only an unknown issuer means the CA is wrong; expiry, a name mismatch... are the server's problem.
         if getattr(err, "verify_code", None) in UNTRUSTED_ISSUER_CODES:
-            raise OvsdbError("TLS handshake failed: server certificate not signed by ca_cert %s (%s)" % (ca_cert, reason))
-        raise OvsdbError("TLS handshake failed: server certificate rejected (%s; checked against ca_cert %s)"
+            raise OvsdbError("TLS handshake failed: server certificate not signed by ovn_ca_cert %s (%s)" % (ca_cert, reason))
+        raise OvsdbError("TLS handshake failed: server certificate rejected (%s; checked against ovn_ca_cert %s)"
                          % (reason, ca_cert))
     except (socket.error, ssl.SSLError, OSError) as err:
         raise OvsdbError(_describe_socket_error(err))

@@ -348,7 +348,7 @@ def test_tls_with_a_foreign_ca_names_the_check(tls):
     key, cert = good["client"]
     with pytest.raises(OvsdbError) as err:
         ovsdb.connect(server.remote, "OVN_Northbound", tls=ovsdb.TlsSettings(str(key), str(cert), str(other["ca"])), timeout=3)
-    assert "not signed by ca_cert %s" % other["ca"] in err.value.msg
+    assert "not signed by ovn_ca_cert %s" % other["ca"] in err.value.msg
 
 
 def test_tls_with_a_client_certificate_the_server_does_not_trust(tls):

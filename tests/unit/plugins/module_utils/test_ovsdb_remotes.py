@@ -71,7 +71,7 @@ def test_encode_map_is_sorted_pairs():
 def test_tls_settings_name_missing_and_unreadable_files(tmp_path):
     with pytest.raises(OvsdbError) as err:
         ovsdb.TlsSettings(private_key=str(tmp_path / "k.pem")).context()
-    assert "missing: certificate, ca_cert" in err.value.msg
+    assert "missing: certificate, ovn_ca_cert" in err.value.msg
     with pytest.raises(OvsdbError) as err:
         ovsdb.TlsSettings(str(tmp_path / "k.pem"), str(tmp_path / "c.pem"), str(tmp_path / "ca.pem")).context()
     assert "private_key %s" % (tmp_path / "k.pem") in err.value.msg
@@ -80,4 +80,4 @@ def test_tls_settings_name_missing_and_unreadable_files(tmp_path):
     (tmp_path / "ca.pem").write_text("not pem either\n")
     with pytest.raises(OvsdbError) as err:
         ovsdb.TlsSettings(str(tmp_path / "k.pem"), str(tmp_path / "c.pem"), str(tmp_path / "ca.pem")).context()
-    assert "ca_cert" in err.value.msg and "ca.pem" in err.value.msg
+    assert "ovn_ca_cert" in err.value.msg and "ca.pem" in err.value.msg
