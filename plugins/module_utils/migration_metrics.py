@@ -131,8 +131,10 @@ def normalize_url(url):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ModuleError("pushgateway_url %r is not an http:// or https:// URL of a Pushgateway" % url)
     try:
-        _unused = parts.port  # raises on a port that is not a number
+        port = parts.port  # raises on a port that is not a number or out of range
     except ValueError:
+        port = 0
+    if port == 0:
         raise ModuleError("pushgateway_url %r has an invalid port" % url)
     return url
 

@@ -160,7 +160,6 @@ def plan(vmi, migrations=(), ports=None, scope="all", now=None, default_timeout=
     vmi = vmi or {}
     ref = "%s/%s" % (vmi.get("namespace") or "-", vmi.get("name") or "-")
     records = _newest_first(list(migrations or ()))
-    node = vmi.get("node") or None
 
     if not vmi.get("exists"):
         if ports and any(_owned(p)[KEY_CHASSIS] or _owned(p)[KEY_STRATEGY] for p in ports):
