@@ -17,7 +17,7 @@ from datetime import timedelta
 
 # The batcher (prepares and cutovers) lives in action_batcher.py; PrepareBatcher and BATCH_FIELDS are
 # imported here for the callers that found them in this module.
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.action_batcher import (  # noqa: F401
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.action_batcher import (  # noqa: F401  pylint: disable=unused-import
     BATCH_FIELDS, PrepareBatcher,
 )
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import (
