@@ -15,7 +15,8 @@ Pure: no I/O, no Ansible, the clock is a parameter.
     cutover   requested-chassis=DST        the VMI's newest migration Succeeded
     rollback  requested-chassis=SRC        it Failed, was deleted before it ended, or timed out
     repair    requested-chassis=NODE       no migration, but the ports carry marks that are not
-              (both keys removed if the VMI is gone)    the VMI's node alone
+              (both keys removed if the VMI is gone)    the VMI's node alone; or the VMI was
+                                           re-created on another node than its last migration's target
     none      nothing to write
 """
 
@@ -229,6 +230,13 @@ def _settled(vmi, records, ports, why):
         # this migration's, its target is where the VM runs.
         target = (newest.get("target_node") if newest.get("migration_state_matches") else None) or node \
             or newest.get("target_node")
+        if node and newest.get("target_node") and node != newest.get("target_node") \
+                and not newest.get("migration_state_matches"):
+            # A VMI that is not the one the migration moved (re-created on another node after a node
+            # failure): a pin the cutover left would keep it offline there. Not this migration's cutover.
+            return _result("repair", vmi, prefix + "the VMI runs on %s, not on %s where migration %s took it (re-created "
+                           "there since): bind on %s only" % (node, newest.get("target_node"), newest.get("name"), node),
+                           newest, source=node, ports=ports)
         if not target:
             return _result("none", vmi, prefix + "migration %s succeeded, but the VMI runs on no node"
                            % newest.get("name"), newest)

@@ -90,14 +90,18 @@ class Rulebook:
                 continue
 
 
-def rulebook_lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path, cni_timeout):
+def rulebook_lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path, cni_timeout, pinned_start=True):
     """Generator for a pytest fixture: (simulated KubeVirt on `ovn_sandbox`, rulebook(name) that
-    starts the collection's rulebook against them); everything stopped afterwards."""
+    starts the collection's rulebook against them); everything stopped afterwards.
+
+    pinned_start: VMs start with their ports pinned, as the rulebook's pin rule leaves them. The
+    simulated target pod is plugged 0.1 s after the VMIM is created, sooner than any Ansible run can
+    pin (a real virt-launcher pod takes seconds to reach its CNI): tests of the prepare path start
+    pinned so the target's CNI wait needs the prepare; test_rulebook_pin.py starts unpinned, as
+    Kube-OVN does, and holds the migration before the target pod is scheduled."""
     from kubevirt_sim import KubevirtSim
-    # The rulebook does not act on the source's `pin` events yet: the pinned start stands in for the pin,
-    # so the target pod's CNI wait needs the rulebook's prepare, as these tests check.
     sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05, cni_timeout=cni_timeout,
-                      pinned_start=True)
+                      pinned_start=pinned_start)
     sim.start()
     env = {"K8S_AUTH_KUBECONFIG": kubeconfig, "OVN_NB_DB": ovn_sandbox.nb_remote,
            "OVN_SB_DB": ovn_sandbox.sb_remote}
