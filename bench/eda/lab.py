@@ -102,15 +102,45 @@ class Lab:
         """How many actions (playbooks or modules) ansible-runner has finished (logged with -vv)."""
         return self.rulebook.log().count("Ansible runner rc:")
 
-    def succeeded(self, vmim, lsp, node="hv2"):
-        """The switchover: the VMI is on `node`, the source pod's port goes, the VMIM succeeded."""
+    def playbooks_running(self):
+        """How many ansible-playbook processes the rulebook runs now (its descendants in /proc; other
+        sessions' runs on the machine do not count, and no log level is needed)."""
+        parents, commands = {}, {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                commands[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        root = self.rulebook.proc.pid
+
+        def under_rulebook(pid):
+            while pid > 1:
+                pid = parents.get(pid, 0)
+                if pid == root:
+                    return True
+            return False
+        return sum(1 for pid, command in commands.items()
+                   if b"ansible-playbook" in command and under_rulebook(pid))
+
+    def succeeded(self, vmim, lsp, node="hv2", unplug=True):
+        """The switchover: the VMI is on `node`, the source pod's port goes, the VMIM succeeded.
+        unplug=False leaves the source port to unplug_source() (a burst writes the API first)."""
         namespace, vmi = vmim["metadata"]["namespace"], vmim["spec"]["vmiName"]
         self.emulator.patch("virtualmachineinstances", namespace, vmi, {"status": {"nodeName": node, "migrationState": {
             "migrationUid": vmim["metadata"]["uid"], "sourceNode": "hv1", "targetNode": node, "completed": True}}},
             subresource="status")
-        self.sandbox.remove_vm_port("hv1", lsp)
+        if unplug:
+            self.unplug_source(lsp)
         self.emulator.patch("virtualmachineinstancemigrations", namespace, vmim["metadata"]["name"],
                             {"status": {"phase": "Succeeded"}}, subresource="status")
+
+    def unplug_source(self, lsp, node="hv1"):
+        """The source pod goes: its port leaves `node`."""
+        self.sandbox.remove_vm_port(node, lsp)
 
 
 def wait_until(predicate, timeout, what):

@@ -1,21 +1,25 @@
 # Copyright: kubeovn.live_migration contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the EDA event source knows and decides, without I/O: the migration view and the prepare batcher.
+"""What the EDA event source knows and decides, without I/O: the migration view.
 
 MigrationView keeps the VMIMs, VMIs and target pods as last seen and turns each change into the
 events of kubeovn.live_migration.vmim_events. Each migration and timeout event carries the action of
 the collection's planner (migration_plan.plan) for the event's VMI, edge-triggered per VMI: the
 planned action once, "none" on later events until the action, its migration or its chassis change.
-PrepareBatcher sends the first `prepare` of a quiet period at once and gathers the ones that come
-while a prepare is presumed running into one `prepare_batch` event (adaptive batching, for bursts).
+The batching of prepares and cutovers for bursts is action_batcher.ActionBatcher.
 
 No Ansible imports, no I/O: the clock is a parameter. The event source
-(extensions/eda/plugins/event_source/vmim_events.py) feeds them from its watches.
+(extensions/eda/plugins/event_source/vmim_events.py) feeds it from its watches.
 """
 
 import logging
 from datetime import timedelta
 
+# The batcher (prepares and cutovers) lives in action_batcher.py; PrepareBatcher and BATCH_FIELDS are
+# imported here for the callers that found them in this module.
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.action_batcher import (  # noqa: F401  pylint: disable=unused-import
+    BATCH_FIELDS, PrepareBatcher,
+)
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.vmi_scope import (
     ENABLED_ANNOTATION, OPT_OUT, annotation_errors, effective_timeout, in_scope, network_opt,
 )
@@ -35,9 +39,6 @@ EVENT_FIELDS = ("vmim", "vmim_uid", "vmi", "namespace", "phase", "in_flight", "d
 CONTEXT_FIELDS = ("network_opt", "migration_timeout", "target_scheduled_at")
 # The planner's decision on each migration and timeout event (the rules test `action`).
 PLAN_FIELDS = ("action", "reason", "source_chassis", "target_chassis", "cancel", "timeout")
-# What a prepare needs of each migration of a `prepare_batch` event.
-BATCH_FIELDS = ("vmim", "vmim_uid", "vmi", "namespace", "source_node", "target_node", "network_opt",
-                "target_scheduled_at")
 
 
 def _key(obj):
@@ -379,87 +380,3 @@ def whole_seconds(seconds):
     if seconds is None:
         return None
     return int(seconds) if float(seconds).is_integer() else seconds
-
-
-class PrepareBatcher(object):
-    """Adaptive batching of the migration events whose action is `prepare`, for bursts (a node drain).
-
-    The source cannot see when a playbook run ends, so a prepare it emitted is presumed running
-    for `window` seconds. A prepare is emitted at once when none is held, fewer than `runs` are
-    presumed running and the last one went more than `settle` seconds ago: a lone migration waits
-    for nothing, even right after another one. Any other (a burst) is held - its own event still
-    goes, marked `batched`, so that only the batch acts on it - and the held ones go as one
-    `prepare_batch` event:
-    - once no prepare came for `settle` seconds (the burst has been gathered) while fewer than
-      `runs` prepares are presumed running; so a burst gives its first migration at once and the
-      rest in one batch that runs alongside it, and a steady stream is gathered into at most
-      `runs` runs at a time, each taking what came while the earlier ones ran;
-    - at the latest `window` seconds after the first of them came (the bound on any hold).
-    An event of a held VMI that needs an action of its own (cutover, rollback...) sends the
-    batch first: the actions of one VMI keep the order of its events. A VMI held twice keeps its
-    latest nodes. `window` 0: no batching, every event as it comes.
-
-    The clock is a parameter (seconds, any monotonic origin): offer() and due() take `now`."""
-
-    # Seconds without a new prepare after which a gathered burst is complete: well above the ms between
-    # the watch events of a burst (tens of ms on a loaded controller), nothing next to a playbook run.
-    SETTLE = 0.05
-    RUNS = 2        # prepares presumed running at once before the next ones wait for one to end
-
-    def __init__(self, window, settle=SETTLE, runs=RUNS):
-        self.window = window
-        self.settle = settle
-        self.runs = runs
-        self.pending = {}     # (namespace, vmi) -> the BATCH_FIELDS of its latest prepare
-        self.first = None     # when the oldest held prepare came
-        self.last = None      # when the newest held prepare came
-        self.started = []     # when each prepare presumed still running was emitted, oldest first
-
-    def offer(self, event, now):
-        """The events to send for `event`, in order: itself (marked `batched` when held), preceded
-        by the held batch when the event needs an action for a VMI of that batch."""
-        key = (event.get("namespace"), event.get("vmi"))
-        if not self.window:
-            return [event]
-        if event.get("type") != "migration" or event.get("action") != "prepare":
-            if key in self.pending and event.get("action") not in (None, "none"):
-                return [self._flush(now), event]
-            return [event]
-        self._forget(now)
-        if not self.pending and len(self.started) < self.runs and (
-                not self.started or now - self.started[-1] >= self.settle):
-            self.started.append(now)
-            return [event]
-        self.pending[key] = dict((k, event.get(k)) for k in BATCH_FIELDS)
-        if self.first is None:
-            self.first = now
-        self.last = now
-        return [dict(event, batched=True)]
-
-    def next_due(self):
-        """When due() may have a batch to send (None: nothing held)."""
-        if not self.pending:
-            return None
-        bound = self.first + self.window
-        busy = len(self.started) - self.runs
-        free = self.started[busy] + self.window if busy >= 0 else self.last
-        return min(bound, max(self.last + self.settle, free))
-
-    def due(self, now):
-        """The `prepare_batch` event of the held prepares once it is time to send it, else None."""
-        if not self.pending:
-            return None
-        self._forget(now)
-        if now < self.next_due():
-            return None
-        return self._flush(now)
-
-    def _forget(self, now):
-        """Drop the prepares no longer presumed running."""
-        self.started = [t for t in self.started if now < t + self.window]
-
-    def _flush(self, now):
-        migrations = [self.pending[key] for key in sorted(self.pending, key=lambda k: (k[0] or "", k[1] or ""))]
-        self.pending, self.first, self.last = {}, None, None
-        self.started.append(now)
-        return {"type": "prepare_batch", "action": "prepare", "migrations": migrations, "count": len(migrations)}

@@ -10,8 +10,9 @@ synchronous: each watch runs in a thread (k8s_watch.ResourceWatcher) and hands i
 event loop with call_soon_threadsafe; all state lives in the event loop, so nothing is locked.
 
 This file is the async adapter only: what the source knows and decides (the events, the planner's
-action on each, timeouts, batches) is module_utils/k8s/migration_view.py, its options
-module_utils/k8s/source_options.py; both are unit tested without I/O.
+action on each, timeouts) is module_utils/k8s/migration_view.py, the batching of prepares and
+cutovers module_utils/k8s/action_batcher.py, its options module_utils/k8s/source_options.py; all are
+unit tested without I/O.
 """
 
 DOCUMENTATION = r"""
@@ -79,19 +80,26 @@ options:
     default: 0
   prepare_batch_window:
     description:
-      - Adaptive batching of prepares, for bursts (a node drain starts many migrations at once). The first
-        migration whose action is C(prepare) after a quiet period is emitted at once, as its own event. A prepare
-        emitted is presumed running for this many seconds; the prepares that come meanwhile are gathered
-        and sent as one event of type C(prepare_batch) and C(action=prepare), whose C(migrations) list the fields
-        a prepare needs (vmim, vmim_uid, vmi, namespace, source_node, target_node, network_opt,
-        target_scheduled_at); their own migration events still come, marked C(batched=true), so that the
-        rulebook prepares them once, in the batch.
-      - A batch is sent once no prepare came for 50 ms while fewer than two prepares are presumed
+      - Adaptive batching of prepares and of cutovers, for bursts (a node drain starts many migrations at once,
+        and they then succeed close together). Prepares and cutovers are gathered apart, the same way, and this
+        one option bounds both.
+      - The first migration whose action is C(prepare) (or C(cutover)) after a quiet period is emitted at once, as
+        its own event. One emitted is presumed running for this many seconds; those of the same action that come
+        meanwhile are gathered and sent as one event of type C(prepare_batch) with C(action=prepare) (or
+        C(cutover_batch) with C(action=cutover)), whose C(migrations) list the fields a playbook needs (vmim,
+        vmim_uid, vmi, namespace, source_node, target_node, network_opt, target_scheduled_at) and C(count) their
+        number; their own migration events still come, marked C(batched=true), so that the rulebook acts on them
+        once, in the batch.
+      - A batch is sent once none of its action came for 50 ms while fewer than two of that action are presumed
         running, and at the latest this many seconds after its first migration came (the upper bound on any
-        hold). An event that needs another action (cutover, rollback) for a VMI of the batch sends the batch first.
+        hold).
+      - One VMI's actions keep their order - an event that needs another action for a VMI held in a batch (a
+        cutover or rollback while its prepare is held, a rollback or prepare while its cutover is held) sends that
+        batch first; a prepare or cutover of a VMI whose last prepare or cutover went as its own event less than
+        this many seconds ago goes as its own event too (its rule's per-VM lock orders it; a batch takes no lock).
       - One C(ansible-playbook) run per VM cannot bind a hundred VMs' ports within the target pods' CNI
         timeout on a small controller; one batch run binds them in one OVSDB transaction.
-      - 0 turns batching off - one event, and one prepare run, per migration.
+      - 0 turns batching off - one event, and one run, per migration and action.
     type: float
     default: 2
   heartbeat:
@@ -209,9 +217,10 @@ def _put_collection_on_path():
 _put_collection_on_path()
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import KubernetesError  # noqa: E402
+from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.action_batcher import ActionBatcher  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.client import POD, VMI, VMIM, connect  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.migration_view import (  # noqa: E402
-    MigrationView, PrepareBatcher, whole_seconds,
+    MigrationView, whole_seconds,
 )
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.reassert import (  # noqa: E402
     ReassertGuard, watch_options,
@@ -286,7 +295,8 @@ class VmimEventSource(object):
         self.auth = auth
         self.view = MigrationView(options["phases"], options["replay_ended_within"], options["scope"],
                                   options["migration_timeout"])
-        self.batcher = PrepareBatcher(options["prepare_batch_window"])
+        # Prepares and cutovers, both bounded by the one window option.
+        self.batcher = ActionBatcher(options["prepare_batch_window"])
         self.guard = ReassertGuard(self.view)
         self.nb_watcher = None
         self.groups = _follows(options)
@@ -414,8 +424,9 @@ class VmimEventSource(object):
             for event in self.view.due():
                 await self._put(queue, event)
             batch = self.batcher.due(self.loop.time())
-            if batch is not None:
+            while batch is not None:
                 await self._put_batch(queue, batch)
+                batch = self.batcher.due(self.loop.time())
             try:
                 key, kind, payload = await asyncio.wait_for(self.inbox.get(), self._wait_time(next_beat))
             except asyncio.TimeoutError:
@@ -450,7 +461,7 @@ class VmimEventSource(object):
 
     async def _put(self, queue, event):
         for each in self.batcher.offer(event, self.loop.time()):
-            if each["type"] == "prepare_batch":
+            if each["type"].endswith("_batch"):
                 await self._put_batch(queue, each)
                 continue
             LOG.debug("event %s %s/%s phase %s changes %s%s", each["type"], each["namespace"], each["vmim"],
@@ -459,7 +470,7 @@ class VmimEventSource(object):
 
     @staticmethod
     async def _put_batch(queue, batch):
-        LOG.debug("event prepare_batch of %d migrations", batch["count"])
+        LOG.debug("event %s of %d migrations", batch["type"], batch["count"])
         await queue.put(batch)
 
     def _heartbeat(self):
