@@ -1,12 +1,12 @@
 # Copyright: kubeovn.live_migration contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Adaptive batching of the EDA event source's actions, for bursts: one implementation for every
-action it gathers (prepare when a node drain schedules many targets at once, cutover when their
-migrations then succeed close together).
+action it gathers (pin when a node drain creates many migrations at once, prepare when it schedules
+their targets, cutover when their migrations then succeed close together).
 
 ActionBatcher sends the first event of an action after a quiet period at once, as its own event, and
 gathers the ones of that action that come while others are presumed running into one `<action>_batch`
-event (C(prepare_batch), C(cutover_batch)). Each action has its own Gathering: held events, runs
+event (C(pin_batch), C(prepare_batch), C(cutover_batch)). Each action has its own Gathering: held events, runs
 presumed running. No Ansible imports, no I/O: the clock is a parameter (seconds, any monotonic origin).
 """
 
@@ -14,8 +14,11 @@ presumed running. No Ansible imports, no I/O: the clock is a parameter (seconds,
 # cutover: which VMIs to read back and cut over).
 BATCH_FIELDS = ("vmim", "vmim_uid", "vmi", "namespace", "source_node", "target_node", "network_opt",
                 "target_scheduled_at")
-# The actions the event source gathers, in the order their held batches are sent when several are due.
-BATCHED_ACTIONS = ("prepare", "cutover")
+# The actions the event source gathers, in the order their held batches are sent when several are due
+# (a drain creates its VMIMs at once: pins, then prepares, then cutovers).
+BATCHED_ACTIONS = ("pin", "prepare", "cutover")
+# Those whose single-VMI rule takes the VMI's lock (the pin rule takes none: a late pin changes nothing).
+LOCKED_ACTIONS = ("prepare", "cutover")
 
 
 def _key(event):
@@ -90,8 +93,8 @@ class ActionBatcher(object):
       for the same action keeps its latest fields;
     - an event of a VMI whose last batched action (prepare, cutover) went alone less than `window`
       seconds ago goes alone too: its rule takes the VMI's lock, so it runs after that one (a batch
-      run takes no lock). Other actions (pin, rollback) do not count: a drain's pins come
-      milliseconds before its prepares, which must still be gathered.
+      run takes no lock). Pins and rollbacks do not count: a drain's pins come milliseconds
+      before its prepares, which must still be gathered, and the pin rule takes no lock.
     `window` 0: no batching, every event as it comes.
 
     offer() and due() take `now`; due() gives one batch at a time (call it until None)."""
@@ -128,9 +131,11 @@ class ActionBatcher(object):
             return out + [event]
         self._forget(now)
         mine.forget(now)
-        if key not in mine.pending and (key in self.alone or mine.goes_alone(now)):
+        locked = action in LOCKED_ACTIONS
+        if key not in mine.pending and ((locked and key in self.alone) or mine.goes_alone(now)):
             mine.started.append(now)
-            self.alone[key] = now
+            if locked:
+                self.alone[key] = now
             return out + [event]
         mine.hold(event, now)
         return out + [dict(event, batched=True)]

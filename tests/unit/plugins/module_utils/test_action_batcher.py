@@ -46,11 +46,11 @@ def acting(sent, action):
 def test_one_implementation_serves_the_source_and_the_former_name():
     assert migration_view.PrepareBatcher is PrepareBatcher
     assert issubclass(PrepareBatcher, ActionBatcher)
-    assert [g.action for g in ActionBatcher(2.0).gatherings] == ["prepare", "cutover"]
+    assert [g.action for g in ActionBatcher(2.0).gatherings] == ["pin", "prepare", "cutover"]
     assert [g.action for g in PrepareBatcher(2.0).gatherings] == ["prepare"]
 
 
-@pytest.mark.parametrize("action", ["prepare", "cutover"])
+@pytest.mark.parametrize("action", ["pin", "prepare", "cutover"])
 def test_a_burst_gives_the_first_at_once_and_the_rest_in_one_batch(action):
     batcher = ActionBatcher(2.0)
     burst = [(i * 0.0005, event(i, action)) for i in range(100)]     # 100 within 50 ms
@@ -158,10 +158,17 @@ def test_a_cutover_soon_after_its_vmis_own_prepare_run_goes_alone():
 def test_pins_and_rollbacks_do_not_stop_a_drain_from_being_gathered():
     # KubeVirt creates the VMIMs (pin) milliseconds before the targets are scheduled (prepare).
     batcher = ActionBatcher(2.0)
-    pins = [(i * 0.0005, event(i, "pin")) for i in range(20)]
+    pins = [(i * 0.0005, event(i, "pin", target=None)) for i in range(20)]
     prepares = [(0.2 + i * 0.0005, event(i, "prepare")) for i in range(20)]
     sent = drive(batcher, pins + prepares, until=2.0)
     assert [(len(v) if isinstance(v, list) else v) for _unused, v in acting(sent, "prepare")] == ["vm0", 19]
+    # A drain's pins: the first at once, the rest in one pin_batch, sent before any prepare of theirs.
+    pinned = acting(sent, "pin")
+    assert [(len(v) if isinstance(v, list) else v) for _unused, v in pinned] == ["vm0", 19]
+    first_prepare = min(t for t, e in sent if e["action"] == "prepare")
+    assert pinned[-1][0] <= first_prepare
+    [batch] = [e for _unused, e in sent if e["type"] == "pin_batch"]
+    assert batch["migrations"][0]["source_node"] == "A" and batch["count"] == 19
 
 
 def test_window_zero_sends_everything_as_it_comes():
