@@ -98,6 +98,12 @@ def _timed_out(migration, vmi, now, default_timeout, since):
     return seconds if (now - start).total_seconds() > seconds else None
 
 
+def _created_after(vmi, migration):
+    """Whether the VMI was created after the migration was (a VMI of the same name, re-created)."""
+    vmi_created, migration_created = parse_time(vmi.get("created")), parse_time(migration.get("created"))
+    return bool(vmi_created and migration_created and vmi_created > migration_created)
+
+
 def _activated_at(vmi, migration):
     """When KubeVirt saw the domain ready on the target (the VM resumed there and sent its RARP), if the
     VMI's migration state is this migration's."""
@@ -229,10 +235,10 @@ def _settled(vmi, records, ports, why):
         # this migration's, its target is where the VM runs.
         target = (newest.get("target_node") if newest.get("migration_state_matches") else None) or node \
             or newest.get("target_node")
-        if node and newest.get("target_node") and node != newest.get("target_node") \
-                and not newest.get("migration_state_matches"):
-            # A VMI that is not the one the migration moved (re-created on another node after a node
-            # failure): a pin the cutover left would keep it offline there. Not this migration's cutover.
+        if node and node != newest.get("target_node") and _created_after(vmi, newest):
+            # A VMI created after the migration, so not the one it moved: re-created elsewhere after a
+            # node failure. A pin the cutover left would keep it offline there: not this migration's
+            # cutover. (The VMI the migration moved may only lag behind it: its node comes later.)
             return _result("repair", vmi, prefix + "the VMI runs on %s, not on %s where migration %s took it (re-created "
                            "there since): bind on %s only" % (node, newest.get("target_node"), newest.get("name"), node),
                            newest, source=node, ports=ports)

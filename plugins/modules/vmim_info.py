@@ -278,6 +278,10 @@ vmi:
     exists:
       description: Whether the VMI exists.
       type: bool
+    created:
+      description: The VMI's C(metadata.creationTimestamp), or null (a VMI re-created after a migration is not the one it moved).
+      type: str
+      version_added: 0.2.0
     node:
       description: Node the VMI runs on, or null.
       type: str

@@ -127,6 +127,7 @@ def vmi_summary(namespace, name, vmi):
         "name": name,
         "namespace": namespace,
         "exists": vmi is not None,
+        "created": _meta(vmi).get("creationTimestamp") or None,
         "node": _status(vmi).get("nodeName") or None,
         "migration_state": _status(vmi).get("migrationState") or None,
         # Per-VM control by annotation (vmi_scope): "in", "out" or "", the VM's own timeout, bad values.

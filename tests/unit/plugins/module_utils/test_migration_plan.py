@@ -28,11 +28,12 @@ def vmim(uid="uid-1", phase="Running", name=None, created=T0):
     return obj
 
 
-def vmi(node="A", state=None, annotations=None):
+def vmi(node="A", state=None, annotations=None, created="2026-01-01T08:00:00Z"):
     status = {"nodeName": node} if node else {}
     if state:
         status["migrationState"] = state
-    return {"metadata": {"name": "db-0", "namespace": "vms", "annotations": annotations or {}}, "status": status}
+    return {"metadata": {"name": "db-0", "namespace": "vms", "annotations": annotations or {},
+                         "creationTimestamp": created}, "status": status}
 
 
 def pod(uid, node):
@@ -102,8 +103,12 @@ ROWS = [
     ("reconcile: a stale pin after the VM restarted elsewhere",
      dict(vmims=[], the_vmi=vmi("C"), port_options=ports("B")), ("repair", "rolled_back", "C", None), "bind on C"),
     ("repair: the VMI was re-created on C after its migration took it to B (a node failure)",
-     dict(vmims=[vmim(phase="Succeeded")], the_vmi=vmi("C"), pods=[pod("uid-1", "B")], port_options=ports("B")),
+     dict(vmims=[vmim(phase="Succeeded")], the_vmi=vmi("C", created="2026-01-01T11:00:00Z"), pods=[pod("uid-1", "B")],
+          port_options=ports("B")),
      ("repair", "rolled_back", "C", None), "re-created there since"),
+    ("cutover: the VMI's node lags behind and no migration state is seen yet (watch order)",
+     dict(vmims=[vmim(phase="Succeeded")], the_vmi=vmi("A"), pods=[pod("uid-1", "B")]),
+     ("cutover", "cutover", None, "A"), "bind on A only"),
     ("cutover: the VMI's migration state is this migration's, its node lags behind",
      dict(vmims=[vmim(phase="Succeeded")], the_vmi=vmi("A", state("uid-1", completed=True)), pods=[pod("uid-1", "B")]),
      ("cutover", "cutover", None, "B"), "bind on B only"),

@@ -95,10 +95,12 @@ def test_newest_first():
 def test_vmi_summary():
     state = {"migrationUid": "u"}
     unset = {"network_opt": "", "migration_timeout": None, "annotation_errors": []}   # not annotated (test_vmi_scope.py)
-    assert vmi_summary("vms", "db-0", vmi("node-a", state)) == dict(
-        unset, name="db-0", namespace="vms", exists=True, node="node-a", migration_state=state)
+    found = vmi("node-a", state)
+    assert vmi_summary("vms", "db-0", found) == dict(
+        unset, name="db-0", namespace="vms", exists=True, node="node-a", migration_state=state,
+        created=found["metadata"].get("creationTimestamp"))
     assert vmi_summary("vms", "gone", None) == dict(
-        unset, name="gone", namespace="vms", exists=False, node=None, migration_state=None)
+        unset, name="gone", namespace="vms", exists=False, node=None, migration_state=None, created=None)
 
 
 def test_migration_body():
