@@ -120,7 +120,7 @@ class Eda:
             raise
 
     # The play of the run that ends each migration: the cutover rule's, or the rollback rule's.
-    LAST_PLAY = {"Succeeded": "PLAY [Cut a migrated", "Failed": "PLAY [Roll a VMI's ports back"}
+    LAST_PLAY = {"Succeeded": "PLAY [Cut migrated VMIs", "Failed": "PLAY [Roll a VMI's ports back"}
 
     def __call__(self, lab, namespace, vmi):
         log = self.rulebook.log()

@@ -35,7 +35,7 @@ def test_a_vm_restarted_elsewhere_gets_the_pin_its_cutover_left_repaired(lab, ov
         == "Succeeded"
     settled(ovn_sandbox, ports, {"requested-chassis": "hv2"}, "hv2")
     # The cutover rule's own run (its playbook may start after the prepare run already cut over) has ended.
-    ovn_sandbox.wait_for(lambda: "PLAY [Cut a migrated" in run.log()
+    ovn_sandbox.wait_for(lambda: "PLAY [Cut migrated VMIs" in run.log()
                          and run.log().count("PLAY RECAP") == run.log().count("PLAY ["), timeout=120,
                          what="the rulebook's cutover run finished")
 
