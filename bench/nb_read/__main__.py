@@ -73,7 +73,7 @@ def framing(count):
 def sweep(client, pinned):
     """(seconds full, ports found), (seconds narrowed, ports found)."""
     start = time.perf_counter()
-    full = [p for p in ovn_nb.find_migrating_ports(client, full=True)]
+    full = ovn_nb.find_migrating_ports(client, full=True)
     full_s = time.perf_counter() - start
     start = time.perf_counter()
     narrowed = ovn_nb.find_marked_ports(client, CHASSIS)
@@ -117,8 +117,8 @@ def main(argv):
                 ovn_nb.set_port_options(client, ovn_nb.vif_lookup(ports=names),
                                         ovn_nb.desired_options("rolled_back", CHASSIS[7]))
                 runs = [sweep(client, args.pinned) for _run in range(args.repeat)]
-                print("| %d | %d | %s | %s |" % (filler.count, runs[0][1][1], _spread([r[0][0] for r in runs]),
-                                                  _spread([r[1][0] for r in runs])))
+                full, narrowed = [r[0][0] for r in runs], [r[1][0] for r in runs]
+                print("| %d | %d | %s | %s |" % (filler.count, runs[0][1][1], _spread(full), _spread(narrowed)))
                 sys.stdout.flush()
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())
     return 0
