@@ -70,8 +70,11 @@ def run_latency(args):
             for index in range(args.migrations):
                 namespace, vmi, lsp = lab.vm()
                 lab.wait_bound([lsp])
+                done = lab.playbooks_done()
                 vmim = lab.pending_migration(namespace, vmi)
-                time.sleep(0.5)   # the Pending event has gone through: the rulebook is idle
+                # The Pending VMIM's pin (the rulebook's pin rule) has run: the rulebook is idle.
+                wait_until(lambda: lab.playbooks_done() >= done + 1, 120, "the pin of " + lsp)
+                time.sleep(0.2)
                 t0, w0 = time.monotonic(), time.time()
                 lab.target_scheduled(vmim)
                 lab.plug_target(lsp)
@@ -85,8 +88,8 @@ def run_latency(args):
                 t1 = time.monotonic()
                 lab.succeeded(vmim, lsp)
                 wait_until(lambda: nb.first_seen(lsp, cut_over, t1), 120, "cutover of " + lsp)
-                # Both playbooks (prepare, cutover) have ended: the next migration starts from idle.
-                wait_until(lambda: lab.playbooks_done() >= 2 * (index + 1), 120, "the playbooks to end")
+                # The three runs (pin, prepare, cutover) have ended: the next migration starts from idle.
+                wait_until(lambda: lab.playbooks_done() >= done + 3, 120, "the playbooks to end")
         finally:
             nb.stop()
             sb.stop()
