@@ -5,15 +5,24 @@ from source_run import SourceRun
 
 
 @pytest.fixture
+def kubeconfig(k8s_emulator, tmp_path):
+    """Here the kubeconfig ansible-rulebook and the source run with: the event source's identity
+    (rbac.yml's kubeovn-live-migration-events), as in a decision environment. rulebook_lab, whose
+    playbooks share the rulebook's identity, writes an operator's instead."""
+    return str(k8s_emulator.write_kubeconfig(tmp_path / "kubeconfig", k8s_emulator.events_token))
+
+
+@pytest.fixture
 def run_source(k8s_emulator):
-    """Factory: run_source(**args) starts the source with the emulator's URL and token (explicit
-    auth options unless `host` is given as None) and stops it after the test. An argument given as
-None is left out (the source's default)."""
+    """Factory: run_source(**args) starts the source with the emulator's URL and the event source's
+    token (rbac.yml's ServiceAccount kubeovn-live-migration-events) as explicit auth options, unless
+    `host` is given as None, and stops it after the test. An argument given as None is left out
+    (the source's default)."""
     runs = []
 
     def start(**args):
         args.setdefault("host", k8s_emulator.url)
-        args.setdefault("api_key", k8s_emulator.token)
+        args.setdefault("api_key", k8s_emulator.events_token or k8s_emulator.token)
         args.setdefault("retry_max_delay", 0.5)
         # One event per migration, as most tests count them: batching (on by default) has its own
         # tests (test_vmim_events_batch.py), which pass prepare_batch_window=None for the default.
