@@ -51,6 +51,14 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+def describe(record):
+    """One `requests` / `forbidden` record in words."""
+    user, verb, group, resource, namespace, name = record[:6]
+    return "%s may not %s %s%s%s%s" % (user, verb, resource, " (group %s)" % group if group else "",
+                                       " in namespace " + namespace if namespace else "",
+                                       " named " + name if name else "")
+
+
 class K8sEmulator:
     def __init__(self, token=None, history=1000, port=0, host="127.0.0.1", bookmark_interval=1.0,
                  user=DEFAULT_USER, tls=False, tokens=None, basic_users=None):
@@ -322,7 +330,7 @@ class K8sEmulator:
 
     def _forbidden(self, record):
         self.forbidden.append(record)
-        log.warning("403 by RBAC: %s may not %s %s (group %r) in namespace %s, name %s", *record[:6])
+        log.warning("403 by RBAC: %s", describe(record))
 
     def authorize(self, verb, route, who=None):
         """The deny list, then RBAC when enforced. Each request is recorded in `requests` as

@@ -2,7 +2,7 @@
 file pointing at it as the playbooks' ServiceAccount."""
 import pytest
 
-from .emulator import K8sEmulator
+from .emulator import K8sEmulator, describe
 
 
 @pytest.fixture
@@ -19,9 +19,8 @@ def k8s_emulator():
     finally:
         emulator.stop()
     if emulator.rbac is deployed and emulator.forbidden:
-        pytest.fail("the emulator, enforcing extensions/awx/rbac.yml, answered 403 to:\n%s" % "\n".join(
-            "  %s: %s %s (group %r) in namespace %s, name %s" % record[:6] for record in emulator.forbidden),
-            pytrace=False)
+        pytest.fail("the emulator, enforcing extensions/awx/rbac.yml, answered 403: %s" % "; ".join(
+            describe(record) for record in emulator.forbidden), pytrace=False)
 
 
 @pytest.fixture
