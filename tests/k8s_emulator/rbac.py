@@ -8,8 +8,9 @@ Modelled on kube-apiserver: subjects as in pkg/apis/rbac (ServiceAccount -> user
 RoleBindings scoped to their namespace, impersonation checked as the `impersonate` verb on
 users / groups / serviceaccounts (staging/src/k8s.io/apiserver/pkg/endpoints/filters/impersonation.go).
 Discovery (/api, /apis, /version) is allowed to every authenticated identity, as the
-`system:discovery` ClusterRole does; members of the group "system:masters" are allowed everything
-before RBAC is asked, as kube-apiserver's privileged-group authorizer does (the tests' admin). Aggregated ClusterRoles and non-resource rules are not modelled.
+`system:discovery` ClusterRole does; members of the group "system:masters" are allowed
+everything before RBAC is asked, as kube-apiserver's privileged-group authorizer does (the tests'
+admin). Aggregated ClusterRoles and non-resource rules are not modelled.
 """
 from collections import namedtuple
 
