@@ -4,6 +4,7 @@ would (extra vars, no K8S_AUTH_*), authenticates with k8s_username / k8s_passwor
 playbooks' ServiceAccount through k8s_impersonate_user / k8s_impersonate_groups (the emulator sees
 the headers and authorizes by extensions/awx/rbac.yml), and reaches the API server directly through
 k8s_no_proxy although k8s_proxy names a proxy that is not there."""
+import importlib.util
 import socket
 from pathlib import Path
 
@@ -14,9 +15,13 @@ from eda.objects import in_flight
 from k8s_emulator import K8sEmulator
 from k8s_emulator.emulator import PLAYBOOKS_USER, RBAC_MANIFEST
 
-from ansible_collections.kubeovn.live_migration.plugins.module_utils.k8s.auth_options import AUTH_OPTIONS
-
 ROOT = Path(__file__).resolve().parents[2]
+# The options table (standard library only), read from the file as the EDA source reads it.
+_SPEC = importlib.util.spec_from_file_location(
+    "klm_auth_options", ROOT / "plugins" / "module_utils" / "k8s" / "auth_options.py")
+_TABLE = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(_TABLE)
+AUTH_OPTIONS = _TABLE.AUTH_OPTIONS
 VARS = ROOT / "playbooks" / "vars" / "live_migration.yml"
 NS = "vms"
 OPERATORS = "kubeovn-live-migration:operators"
