@@ -6,10 +6,11 @@ from source_run import SourceRun
 
 @pytest.fixture
 def kubeconfig(k8s_emulator, tmp_path):
-    """Here the kubeconfig ansible-rulebook and the source run with: the event source's identity
-    (rbac.yml's kubeovn-live-migration-events), as in a decision environment. rulebook_lab, whose
-    playbooks share the rulebook's identity, writes an operator's instead."""
-    return str(k8s_emulator.write_kubeconfig(tmp_path / "kubeconfig", k8s_emulator.events_token))
+    """Here the kubeconfig ansible-rulebook runs with (K8S_AUTH_KUBECONFIG): with run_playbook the
+    source and the playbooks it starts share it, so it is an operator's, bound to both of rbac.yml's
+    ClusterRoles (docs/rbac.md, "One identity"). The source alone runs as its own ServiceAccount in
+    run_source below and in tests/integration/test_k8s_auth_rbac.py."""
+    return str(k8s_emulator.write_kubeconfig(tmp_path / "kubeconfig", k8s_emulator.operator_token))
 
 
 @pytest.fixture
