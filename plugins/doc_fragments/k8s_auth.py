@@ -117,7 +117,8 @@ options:
     type: bool
   impersonate_user:
     description:
-    - User to act as (the C(Impersonate-User) header), for example V(system:serviceaccount:kubeovn-live-migration:playbooks).
+    - User to act as (the C(Impersonate-User) header), for example
+      V(system:serviceaccount:kubeovn-live-migration:kubeovn-live-migration) (the playbooks' ServiceAccount of extensions/awx/rbac.yml).
     - The authenticated identity needs the C(impersonate) verb on that user.
     - If not set, the E(K8S_AUTH_IMPERSONATE_USER) environment variable is used.
     type: str

@@ -103,6 +103,10 @@ def rulebook_lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path, cni_timeout, p
     sim = KubevirtSim(k8s_emulator.api_client(), ovn=ovn_sandbox, step_delay=0.05, cni_timeout=cni_timeout,
                       pinned_start=pinned_start)
     sim.start()
+    if k8s_emulator.operator_token:
+        # run_playbook: the source and the playbooks share ansible-rulebook's identity, an operator's
+        # holding both of rbac.yml's ClusterRoles (docs/rbac.md, "One identity").
+        kubeconfig = str(k8s_emulator.write_kubeconfig(tmp_path / "operator-kubeconfig", k8s_emulator.operator_token))
     env = {"K8S_AUTH_KUBECONFIG": kubeconfig, "OVN_NB_DB": ovn_sandbox.nb_remote,
            "OVN_SB_DB": ovn_sandbox.sb_remote}
     rulebooks = []

@@ -301,7 +301,7 @@ def test_forbidden_names_verb_resource_group_namespace(k8s_emulator, custom):
         custom.list_namespaced_custom_object(GROUP, VERSION, "ns1", VMIMS)
     assert exc.value.status == 403
     assert ('virtualmachineinstancemigrations.kubevirt.io is forbidden: User '
-            '"system:serviceaccount:kubeovn:live-migration" cannot list resource '
+            '"system:admin" cannot list resource '
             '"virtualmachineinstancemigrations" in API group "kubevirt.io" in the namespace "ns1"') == json.loads(exc.value.body)["message"]
     assert custom.list_namespaced_custom_object(GROUP, VERSION, "ns2", VMIMS)["items"] == []
     k8s_emulator.allow_all()

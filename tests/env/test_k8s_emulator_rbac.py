@@ -99,3 +99,31 @@ def test_http_enforcement_and_impersonation(emulator):
     assert refused.value.status == 403 and "impersonate" in refused.value.body
     assert (SA, ()) in emulator.impersonations
     assert [r[0] for r in emulator.requests if r[-1]] == [SA, SA]
+
+
+def test_the_suites_default_emulator_enforces_rbac_yml_and_records_its_403s(caplog):
+    """K8sEmulator.as_deployed() (the k8s_emulator fixture): each token is one of rbac.yml's identities,
+    the admin (system:masters) is never refused, and only the 403s RBAC answers land in `forbidden`
+    and the log, not those of the deny list a test sets on purpose."""
+    from k8s_emulator.emulator import EVENT_SOURCE_USER, PLAYBOOKS_USER
+    with K8sEmulator.as_deployed() as emu:
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "virt-launcher-db-0"},
+               "spec": {"containers": [{"name": "compute", "image": "virt-launcher"}]}}
+        client.CoreV1Api(emu.api_client()).create_namespaced_pod("vms", pod)           # the admin
+        assert core(emu, emu.token).list_namespaced_pod("vms").items                   # the playbooks
+        assert core(emu, emu.operator_token).list_namespaced_pod("vms").items
+        assert client.CustomObjectsApi(emu.api_client(token=emu.events_token)).list_cluster_custom_object(
+            "kubevirt.io", "v1", "virtualmachineinstances")["items"] == []             # the event source
+        assert emu.forbidden == []
+        emu.deny("list", "pods")
+        with pytest.raises(ApiException):
+            core(emu, emu.token).list_namespaced_pod("vms")
+        assert emu.forbidden == []                                                     # the deny list's own
+        emu.allow_all()
+        for token, user in ((emu.token, PLAYBOOKS_USER), (emu.events_token, EVENT_SOURCE_USER)):
+            with pytest.raises(ApiException) as denied:
+                core(emu, token).delete_namespaced_pod("virt-launcher-db-0", "vms")
+            assert denied.value.status == 403
+        assert emu.forbidden == [(user, "delete", "", "pods", "vms", "virt-launcher-db-0", False)
+                                 for user in (PLAYBOOKS_USER, EVENT_SOURCE_USER)]
+    assert "403 by RBAC: %s may not delete pods" % PLAYBOOKS_USER in caplog.text

@@ -164,7 +164,7 @@ def sweep(ovn_sandbox, tmp_path_factory):
     router_port = "rp-" + vm["vm"]
     sb.nbctl("lsp-add", "ovn-default", router_port, "--", "lsp-set-type", router_port, "router")
     sb.nbctl("set", "Logical_Switch_Port", lsp, "options:requested-chassis=hv1", "options:other-writer=kept")
-    with K8sEmulator(token="emulator-token") as emulator:
+    with K8sEmulator.as_deployed() as emulator:
         kubeconfig = str(emulator.write_kubeconfig(tmp / "kubeconfig"))
         for name, phase in (("db-0", "Running"), ("other-0", "Running"), ("db-pending", "Scheduling")):
             emulator.create({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",

@@ -139,7 +139,8 @@ def lab(tmp_path):
     from ovn_sandbox import OvnSandbox
     ovn = OvnSandbox(tmp_path / "ovn")
     ovn.start()
-    k8s = K8sEmulator(token="emulator-token").start()
+    # Enforcing extensions/awx/rbac.yml: the commands run as the playbooks' ServiceAccount.
+    k8s = K8sEmulator.as_deployed().start()
     sim = KubevirtSim(k8s.api_client(), ovn=ovn, step_delay=0.2).start()
     try:
         ports = {}
@@ -260,6 +261,7 @@ def test_documented_command(request, tmp_path, command, setup):
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
     check_world(lab, command, output)
+    assert not lab["k8s"].forbidden, "403 by extensions/awx/rbac.yml: %s" % lab["k8s"].forbidden
 
 
 def test_every_document_has_its_commands_found():

@@ -29,7 +29,7 @@ def test_configuration_permission_and_option_errors(k8s_emulator, kubeconfig, tm
     cases = [
         ({"module": "vmim", "kubeconfig": kubeconfig, "namespace": NS, "vmi": "db-0"},
          ['may not create resource "virtualmachineinstancemigrations" in API group "kubevirt.io" in namespace "vms"',
-          "system:serviceaccount:kubeovn:live-migration"]),
+          k8s_emulator.user]),
         (dict(ok, name="m1", wait_for=["target_scheduled"]),
          ['may not watch resource "pods" in API group "core" in namespace "vms"']),
         ({"kubeconfig": wrong_token, "namespace": NS},

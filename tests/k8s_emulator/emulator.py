@@ -2,8 +2,10 @@
 controls tests use (direct store access, deny list, cutting watches, compaction)."""
 import asyncio
 import base64
+import logging
 import socket
 import threading
+from pathlib import Path
 
 import yaml
 from aiohttp import web
@@ -17,6 +19,31 @@ from .watch import CUT, FINISH
 
 DEFAULT_USER = "system:serviceaccount:kubeovn:live-migration"
 
+# The identities of extensions/awx/rbac.yml, as the test suite's default emulator (as_deployed) knows them.
+RBAC_MANIFEST = Path(__file__).resolve().parents[2] / "extensions" / "awx" / "rbac.yml"
+PLAYBOOKS_USER = "system:serviceaccount:kubeovn-live-migration:kubeovn-live-migration"
+EVENT_SOURCE_USER = "system:serviceaccount:kubeovn-live-migration:kubeovn-live-migration-events"
+ADMIN_USER, ADMIN_GROUP = "system:admin", "system:masters"
+PLAYBOOKS_TOKEN = "emulator-token"
+EVENT_SOURCE_TOKEN = "emulator-events-token"
+ADMIN_TOKEN = "emulator-admin-token"
+# ansible-rulebook on an operator's machine (run_playbook): the source and the playbooks it starts
+# share one identity, which needs both ClusterRoles, bound as docs/rbac.md shows.
+OPERATOR_USER = "kubeovn-live-migration-operator"
+OPERATOR_TOKEN = "emulator-operator-token"
+
+
+def operator_bindings(user=OPERATOR_USER):
+    """ClusterRoleBindings of both of rbac.yml's ClusterRoles to `user` (docs/rbac.md, "One identity")."""
+    return [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+             "metadata": {"name": "kubeovn-live-migration:%s:operator" % role},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                         "name": "kubeovn-live-migration:" + role},
+             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+            for role in ("playbooks", "event-source")]
+
+log = logging.getLogger("k8s_emulator")
+
 
 def _free_port():
     with socket.socket() as sock:
@@ -24,14 +51,27 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+def describe(record):
+    """One `requests` / `forbidden` record in words."""
+    user, verb, group, resource, namespace, name = record[:6]
+    return "%s may not %s %s%s%s%s" % (user, verb, resource, " (group %s)" % group if group else "",
+                                       " in namespace " + namespace if namespace else "",
+                                       " named " + name if name else "")
+
+
 class K8sEmulator:
     def __init__(self, token=None, history=1000, port=0, host="127.0.0.1", bookmark_interval=1.0,
                  user=DEFAULT_USER, tls=False, tokens=None, basic_users=None):
         self.token = token
-        self.tokens = dict(tokens or {})          # more bearer tokens: token -> user name
+        # More bearer tokens: token -> user name, or (user name, [groups]).
+        self.tokens = dict(tokens or {})
+        self.admin_token = None                  # api_client()'s token when set (as_deployed: system:masters)
+        self.events_token = None                 # the event source's token (as_deployed)
+        self.operator_token = None               # source and playbooks as one identity (as_deployed)
         self.basic_users = dict(basic_users or {})  # basic auth: user -> password
         self.rbac = None                         # an RbacPolicy once enforce_rbac() is called
         self.requests = []                       # every resource request (see authorize)
+        self.forbidden = []                      # the requests RBAC answered 403 (see authorize), in order
         self.impersonations = []                 # (user, groups) of every Impersonate-* request
         self.tls = tls
         self.ca = None                 # CertificateAuthority when serving HTTPS
@@ -47,6 +87,27 @@ class K8sEmulator:
         self._loop = None
         self._thread = None
         self._runner = None
+
+    @classmethod
+    def as_deployed(cls, **kwargs):
+        """The emulator as the collection meets it when extensions/awx/rbac.yml is applied, enforcing
+        that file: `token` (PLAYBOOKS_TOKEN) is the playbooks' ServiceAccount, `events_token` the event
+        source's, `operator_token` a user holding both (ansible-rulebook with run_playbook on an
+        operator's machine, bound by operator_bindings()), `admin_token` an admin (group
+        system:masters) for the test code that plays KubeVirt and seeds objects, and the token
+        `api_client()` uses. Any other token gets 401; anything rbac.yml does not grant, 403
+        (recorded in `forbidden`)."""
+        kwargs.setdefault("token", PLAYBOOKS_TOKEN)
+        kwargs.setdefault("user", PLAYBOOKS_USER)
+        tokens = dict(kwargs.pop("tokens", None) or {})
+        tokens.setdefault(EVENT_SOURCE_TOKEN, EVENT_SOURCE_USER)
+        tokens.setdefault(OPERATOR_TOKEN, OPERATOR_USER)
+        tokens.setdefault(ADMIN_TOKEN, (ADMIN_USER, [ADMIN_GROUP]))
+        emulator = cls(tokens=tokens, **kwargs)
+        emulator.events_token, emulator.operator_token = EVENT_SOURCE_TOKEN, OPERATOR_TOKEN
+        emulator.admin_token = ADMIN_TOKEN
+        emulator.enforce_rbac(RBAC_MANIFEST, *operator_bindings())
+        return emulator
 
     # ---- lifecycle ------------------------------------------------------------------------
     @property
@@ -147,8 +208,9 @@ class K8sEmulator:
         return path
 
     def api_client(self, token=None):
+        """A kubernetes ApiClient; token None = the admin's when there is one, else the emulator's."""
         from kubernetes import client
-        token = self.token if token is None else token
+        token = (self.admin_token or self.token) if token is None else token
         config = client.Configuration()
         config.host = self.url
         if self.ca:
@@ -208,7 +270,8 @@ class K8sEmulator:
             if self.token and token == self.token:
                 return identity(self.user)
             if token in self.tokens:
-                return identity(self.tokens[token])
+                user = self.tokens[token]
+                return identity(user) if isinstance(user, str) else identity(user[0], user[1])
         elif auth.startswith("Basic "):
             try:
                 user, _sep, password = base64.b64decode(auth[len("Basic "):]).decode("utf-8").partition(":")
@@ -233,6 +296,7 @@ class K8sEmulator:
             raise errors.bad_request("requested impersonation of groups without impersonating a user")
         if user:
             if self.rbac is not None and not self.rbac.may_impersonate(who, user, groups):
+                self._forbidden((who.user, "impersonate", "", "users", None, user, False))
                 raise errors.ApiError(403, "Forbidden", 'users "%s" is forbidden: User "%s" cannot impersonate '
                                       'resource "users" in API group "" at the cluster scope' % (user, who.user))
             who = identity(user, groups)
@@ -264,17 +328,29 @@ class K8sEmulator:
     def allow_all(self):
         self._denied = []
 
+    def _forbidden(self, record):
+        self.forbidden.append(record)
+        log.warning("403 by RBAC: %s", describe(record))
+
     def authorize(self, verb, route, who=None):
         """The deny list, then RBAC when enforced. Each request is recorded in `requests` as
-        (user, verb, group, resource, namespace, name, allowed)."""
+        (user, verb, group, resource, namespace, name, allowed); those RBAC refused (not those of
+        the deny list, which tests set on purpose) also in `forbidden`, and logged (logger
+        "k8s_emulator", WARNING). An impersonation RBAC refuses is recorded there as verb
+        "impersonate" on "users"."""
         who = who or identity(self.user)
         resource = route.rtype.plural + ("/" + route.subresource if route.subresource else "")
         allowed = not any(
             d_verb in ("*", verb) and d_resource in ("*", resource, route.rtype.plural + "." + route.rtype.group)
             and d_namespace in (None, route.namespace) for d_verb, d_resource, d_namespace in list(self._denied))
+        record_rbac = False
         if allowed and self.rbac is not None:
             allowed = self.rbac.allows(who, verb, route.rtype.group, resource, route.namespace, route.name)
-        self.requests.append((who.user, verb, route.rtype.group, resource, route.namespace, route.name, allowed))
+            record_rbac = not allowed
+        record = (who.user, verb, route.rtype.group, resource, route.namespace, route.name, allowed)
+        self.requests.append(record)
+        if record_rbac:
+            self._forbidden(record)
         if not allowed:
             raise errors.forbidden(who.user, verb, route.rtype, route.subresource, route.namespace, route.name)
 

@@ -32,7 +32,10 @@ class Lab:
     def __init__(self, workdir, step_delay, cni_timeout):
         self.workdir = Path(workdir)
         self.ovn = OvnSandbox.attach(str(self.workdir / "ovn"))
-        self.emulator = K8sEmulator()
+        # Enforcing extensions/awx/rbac.yml: the playbooks get the kubeconfig of their ServiceAccount,
+        # the simulated KubeVirt an admin's client; each 403 is logged (lab_server.log) and listed
+        # by the `forbidden` action.
+        self.emulator = K8sEmulator.as_deployed()
         self.emulator.start()
         self.kubeconfig = str(self.workdir / "kubeconfig")
         self.emulator.write_kubeconfig(self.kubeconfig)
@@ -166,6 +169,11 @@ class Lab:
 
     def errors(self):
         return {"errors": [str(e) for e in self.sim.errors]}
+
+    def forbidden(self):
+        """The requests the emulator refused with 403 by rbac.yml: (user, verb, group, resource,
+        namespace, name, allowed)."""
+        return {"forbidden": [list(record) for record in self.emulator.forbidden]}
 
 
 def serve(args):

@@ -122,7 +122,8 @@ AUTH_OPTIONS = {
         "type": "str", "env": ("K8S_AUTH_IMPERSONATE_USER",), "version_added": "0.2.0",
         "description": (
             "User to act as (the C(Impersonate-User) header), for example "
-            "V(system:serviceaccount:kubeovn-live-migration:playbooks).",
+            "V(system:serviceaccount:kubeovn-live-migration:kubeovn-live-migration) (the playbooks' "
+            "ServiceAccount of extensions/awx/rbac.yml).",
             "The authenticated identity needs the C(impersonate) verb on that user.",
         ),
     },
