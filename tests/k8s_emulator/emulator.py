@@ -42,6 +42,7 @@ def operator_bindings(user=OPERATOR_USER):
              "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
             for role in ("playbooks", "event-source")]
 
+
 log = logging.getLogger("k8s_emulator")
 
 
