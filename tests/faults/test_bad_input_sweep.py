@@ -76,7 +76,7 @@ def ovn_cases(sb, lsp, router_port):
                 add("ovn_lsp %s with %s" % (option, cid), m,
                     [option, "without commas or whitespace" if refused else "is not a chassis name"], **{option: name})
     for state in ("bogus", "", "Prepared", "present"):
-        add("ovn_lsp state %r" % state, m, ["state", "prepared, cutover, rolled_back, absent"], state=state)
+        add("ovn_lsp state %r" % state, m, ["state", "prepared, cutover, rolled_back, pinned, absent"], state=state)
     add("ovn_lsp state a list", m, ["state"], state=["prepared"])
     add("ovn_lsp state missing", m, ["missing required arguments: state"], state=None)
     add("ovn_lsp prepared without target", m, ["target_chassis"], target_chassis=None)

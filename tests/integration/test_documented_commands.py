@@ -151,7 +151,11 @@ def lab(tmp_path):
             ports[(namespace, vm)] = [p["name"] for p in made]
         kubeconfig = str(k8s.write_kubeconfig(tmp_path / "kubeconfig"))
         env = ansible_env({"OVN_NB_DB": ovn.nb_remote, "OVN_SB_DB": ovn.sb_remote, "K8S_AUTH_KUBECONFIG": kubeconfig})
-        yield {"ovn": ovn, "k8s": k8s, "sim": sim, "env": env, "ports": ports, "dir": tmp_path}
+        # The event source runs as its own ServiceAccount, as rbac.yml deploys it.
+        source_env = dict(env, K8S_AUTH_KUBECONFIG=str(k8s.write_kubeconfig(tmp_path / "kubeconfig-events",
+                                                                            token=k8s.events_token)))
+        yield {"ovn": ovn, "k8s": k8s, "sim": sim, "env": env, "source_env": source_env, "ports": ports,
+               "dir": tmp_path}
     finally:
         sim.stop()
         k8s.stop()
@@ -202,7 +206,7 @@ WATCHER = r"vmim_events\.py"
 def watch_one_migration(lab, script, cwd):
     """Start the watcher, migrate db-0 in vm-canary once it is up, return the event line it printed
     for that migration (or None) and everything it printed."""
-    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], env=lab["env"], cwd=str(cwd),
+    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], env=lab["source_env"], cwd=str(cwd),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
