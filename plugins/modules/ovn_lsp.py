@@ -223,14 +223,10 @@ def run(module):
         lsp_apply.check_expected(p["expected"])
         lookup = lsp_apply.expecting(lookup, [{"vmi": p["vmi"], "namespace": p["namespace"], "expected": p["expected"]}],
                                      "fail", [])
-    # Named ports are one VM: a cutover on any of them keeps them all.
-    keep = None
-    if p["state"] == "prepared":
-        guard = ovn_nb.cut_over_guard(lambda port: p["target_chassis"])
-        keep = guard if p["vmi"] else (lambda ports: guard(ports) and set(port.name for port in ports))
-    elif p["state"] == "pinned":
-        keep = ovn_nb.marked_guard if p["vmi"] else (lambda ports: ovn_nb.marked_guard(ports) and set(
-            port.name for port in ports))
+    guard = {"prepared": ovn_nb.cut_over_guard(lambda port: p["target_chassis"]),
+             "pinned": ovn_nb.marked_guard}.get(p["state"])
+    # Named ports are one VM: a port the guard keeps keeps them all.
+    keep = guard if guard is None or p["vmi"] else (lambda ports: guard(ports) and set(port.name for port in ports))
     return lsp_apply.apply(module, lookup, desired, [p["source_chassis"], p["target_chassis"]],
                            "kubeovn.live_migration.ovn_lsp state=%s" % p["state"], keep=keep)
 

@@ -124,8 +124,14 @@ def rulebook_lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path, cni_timeout, p
         sim.stop()
 
 
-def vm_on_hv1(sim, ovn_vm):
-    """A VM with two NICs running on hv1: (namespace, vmi, port names)."""
+def vm_started_on_hv1(sim, ovn_vm):
+    """A VM with two NICs running on hv1: ovn_vm's {namespace, vm, ports (name, mac, ip)}."""
     vm = ovn_vm(providers=("net1",), hv="hv1")
     sim.create_vmi(vm["namespace"], vm["vm"], "hv1", ports=vm["ports"])
+    return vm
+
+
+def vm_on_hv1(sim, ovn_vm):
+    """A VM with two NICs running on hv1: (namespace, vmi, port names)."""
+    vm = vm_started_on_hv1(sim, ovn_vm)
     return vm["namespace"], vm["vm"], [p["name"] for p in vm["ports"]]

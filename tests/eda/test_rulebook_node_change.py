@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rulebook_process import rulebook_lab
+from rulebook_process import rulebook_lab, vm_started_on_hv1
 from test_rulebook_end_to_end import CNI_TIMEOUT, settled
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "extensions" / "molecule" / "harness"))
@@ -24,9 +24,8 @@ def lab(k8s_emulator, ovn_sandbox, kubeconfig, tmp_path):
 
 def test_a_vm_restarted_elsewhere_gets_the_pin_its_cutover_left_repaired(lab, ovn_sandbox, ovn_vm):
     sim, rulebook = lab
-    made = ovn_vm(providers=("net1",), hv="hv1")
+    made = vm_started_on_hv1(sim, ovn_vm)
     namespace, vm = made["namespace"], made["vm"]
-    sim.create_vmi(namespace, vm, "hv1", ports=made["ports"])
     ports = [p["name"] for p in made["ports"]]
     run = rulebook()
     run.wait_log("following VirtualMachineInstanceMigrations")

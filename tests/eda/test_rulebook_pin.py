@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rulebook_process import rulebook_lab
+from rulebook_process import rulebook_lab, vm_started_on_hv1
 from test_rulebook_end_to_end import CNI_TIMEOUT, options, settled
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "extensions" / "molecule" / "harness"))
@@ -29,9 +29,8 @@ def owned(sandbox, lsp):
 
 def test_the_rulebook_pins_before_the_target_pod_so_its_plug_never_claims_the_port(lab, ovn_sandbox, ovn_vm):
     sim, rulebook = lab
-    made = ovn_vm(providers=("net1",), hv="hv1")
+    made = vm_started_on_hv1(sim, ovn_vm)
     namespace, vm = made["namespace"], made["vm"]
-    sim.create_vmi(namespace, vm, "hv1", ports=made["ports"])
     ports = [p["name"] for p in made["ports"]]
     assert all(owned(ovn_sandbox, p) == {} for p in ports)      # as Kube-OVN creates them
     run = rulebook()

@@ -295,33 +295,28 @@ def port_report(port, desired):
 
 # Applying.
 
+def _vms_where(ports, test):
+    """The names of the ports of every VM (ports grouped by external_ids:pod) any of whose ports passes `test`."""
+    groups = {}
+    for port in ports:
+        groups.setdefault(port.pod, []).append(port)
+    return set(p.name for group in groups.values() if any(test(p) for p in group) for p in group)
+
+
 def cut_over_guard(target_of):
     """A `keep` for state=prepared: the ports of a VM any of whose ports already sits on its
     target alone. A cutover has landed (another run, a later event): preparing again would make
     the target wait for a RARP the VM sent long ago, and OVN would drop its traffic meanwhile.
 
-    target_of: port -> the target chassis of that port's VM. Ports group by external_ids:pod."""
-    def keep(ports):
-        groups = {}
-        for port in ports:
-            groups.setdefault(port.pod, []).append(port)
-        kept = set()
-        for group in groups.values():
-            if any(target_of(p) and p.options.get(KEY_CHASSIS) == target_of(p) for p in group):
-                kept.update(p.name for p in group)
-        return kept
-    return keep
+    target_of: port -> the target chassis of that port's VM."""
+    return lambda ports: _vms_where(ports, lambda p: target_of(p) and p.options.get(KEY_CHASSIS) == target_of(p))
 
 
 def marked_guard(ports):
     """A `keep` for state=pinned: the ports of a VM any of whose ports carries one of our keys. A pin
     only goes on ports as Kube-OVN creates them: one that comes late (after the prepare, a cutover,
-    anyone's pin) must never undo what is there. Ports group by external_ids:pod."""
-    groups = {}
-    for port in ports:
-        groups.setdefault(port.pod, []).append(port)
-    return set(p.name for group in groups.values() if any(v is not None for p in group for v in p.owned.values())
-               for p in group)
+    anyone's pin) must never undo what is there."""
+    return _vms_where(ports, lambda p: any(v is not None for v in p.owned.values()))
 
 
 def _keeping(kept, given):

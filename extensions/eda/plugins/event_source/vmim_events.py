@@ -80,13 +80,13 @@ options:
     default: 0
   prepare_batch_window:
     description:
-      - Adaptive batching of prepares and of cutovers, for bursts (a node drain starts many migrations at once,
-        and they then succeed close together). Prepares and cutovers are gathered apart, the same way, and this
-        one option bounds both.
-      - The first migration whose action is C(prepare) (or C(cutover)) after a quiet period is emitted at once, as
-        its own event. One emitted is presumed running for this many seconds; those of the same action that come
-        meanwhile are gathered and sent as one event of type C(prepare_batch) with C(action=prepare) (or
-        C(cutover_batch) with C(action=cutover)), whose C(migrations) list the fields a playbook needs (vmim,
+      - Adaptive batching of pins, prepares and cutovers, for bursts (a node drain starts many migrations at once,
+        and they then succeed close together). Each action is gathered apart, the same way, and this one option
+        bounds all three.
+      - The first migration whose action is C(pin), C(prepare) or C(cutover) after a quiet period is emitted at
+        once, as its own event. One emitted is presumed running for this many seconds; those of the same action
+        that come meanwhile are gathered and sent as one event of type C(pin_batch), C(prepare_batch) or
+        C(cutover_batch) (its C(action) that action), whose C(migrations) list the fields a playbook needs (vmim,
         vmim_uid, vmi, namespace, source_node, target_node, network_opt, target_scheduled_at) and C(count) their
         number; their own migration events still come, marked C(batched=true), so that the rulebook acts on them
         once, in the batch.
