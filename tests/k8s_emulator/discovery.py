@@ -1,12 +1,11 @@
 """Discovery documents (/version, /api, /apis, /apis/<group>, /apis/<group>/<version>)."""
-from .resources import ALL_VERBS
+from .resources import ALL_VERBS, SUBRESOURCE_KINDS
 
 VERSION = {
     "major": "1", "minor": "30", "gitVersion": "v1.30.0-emulator", "gitCommit": "0" * 40,
     "gitTreeState": "clean", "buildDate": "2024-04-17T00:00:00Z", "goVersion": "go1.22.2",
     "compiler": "gc", "platform": "linux/amd64",
 }
-
 
 def api_versions(server_address):
     return {"kind": "APIVersions", "versions": ["v1"],
@@ -49,6 +48,6 @@ def resource_list(registry, group, version):
                               "kind": rtype.kind, "verbs": ["get", "patch", "update"]})
         for sub in rtype.subresources:
             resources.append({"name": "%s/%s" % (rtype.plural, sub), "singularName": "",
-                              "namespaced": rtype.namespaced, "kind": "Binding", "verbs": ["create"]})
+                              "namespaced": rtype.namespaced, "kind": SUBRESOURCE_KINDS[sub][1], "verbs": ["create"]})
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": "%s/%s" % (group, version) if group else version, "resources": resources}

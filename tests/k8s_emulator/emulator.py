@@ -3,8 +3,10 @@ controls tests use (direct store access, deny list, cutting watches, compaction)
 import asyncio
 import base64
 import logging
+import secrets
 import socket
 import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -287,6 +289,22 @@ class K8sEmulator:
         if self.token or self.tokens or self.basic_users:
             raise errors.unauthorized()
         return identity(self.user)
+
+    def issue_token(self, namespace, name, request):
+        """TokenRequest (serviceaccounts/<name>/token): a bearer token the emulator accepts from now on
+        as that ServiceAccount, in the groups the API server gives it; 404 for a missing account."""
+        self.store.get(self.registry.by_plural("serviceaccounts"), namespace, name)
+        spec = dict((request or {}).get("spec") or {})
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        spec.update(expirationSeconds=seconds, audiences=spec.get("audiences") or ["https://kubernetes.default.svc"])
+        token = "emulator-sa-" + secrets.token_hex(16)
+        self.tokens[token] = ("system:serviceaccount:%s:%s" % (namespace, name),
+                              ["system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"])
+        expires = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+        return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
+                "spec": spec, "status": {"token": token,
+                                         "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}}
 
     def authenticate(self, headers, peercert=None):
         """The Identity a request acts as: its credentials, then its Impersonate-* headers."""

@@ -30,6 +30,9 @@ class ResourceType:
 
 POD_FIELDS = ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
               "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName")
+RBAC = "rbac.authorization.k8s.io"
+# The kind a subresource takes and answers with (discovery announces it), and its apiVersion.
+SUBRESOURCE_KINDS = {"binding": ("v1", "Binding"), "token": ("authentication.k8s.io/v1", "TokenRequest")}
 EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
                 "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
                 "reason", "reportingComponent", "source", "type")
@@ -42,6 +45,18 @@ DEFAULT_RESOURCES = (
     ResourceType("", "v1", "pods", "pod", "Pod", short_names=("po",), field_labels=POD_FIELDS,
                  subresources=("binding",)),
     ResourceType("", "v1", "events", "event", "Event", status=False, short_names=("ev",), field_labels=EVENT_FIELDS),
+    ResourceType("", "v1", "services", "service", "Service", short_names=("svc",)),
+    ResourceType("", "v1", "secrets", "secret", "Secret", status=False, field_labels=("type",)),
+    ResourceType("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", status=False, short_names=("sa",),
+                 subresources=("token",)),
+    ResourceType("apps", "v1", "deployments", "deployment", "Deployment", short_names=("deploy",)),
+    ResourceType(RBAC, "v1", "clusterroles", "clusterrole", "ClusterRole", namespaced=False, status=False),
+    ResourceType(RBAC, "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", namespaced=False,
+                 status=False),
+    ResourceType(RBAC, "v1", "roles", "role", "Role", status=False),
+    ResourceType(RBAC, "v1", "rolebindings", "rolebinding", "RoleBinding", status=False),
+    ResourceType("kubevirt.io", "v1", "virtualmachines", "virtualmachine", "VirtualMachine",
+                 short_names=("vm", "vms"), crd=True),
     ResourceType("kubevirt.io", "v1", "virtualmachineinstances", "virtualmachineinstance", "VirtualMachineInstance",
                  short_names=("vmi", "vmis"), crd=True),
     ResourceType("kubevirt.io", "v1", "virtualmachineinstancemigrations", "virtualmachineinstancemigration",

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from . import errors
 from .events import admit
+from .resources import RBAC
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet the API server uses for generateName
@@ -131,7 +132,11 @@ class Store:
                     name = meta["generateName"] + "".join(random.choice(SUFFIX_CHARS) for _unused in range(5))
                     if self._key(rtype, namespace, name) not in self.objects:
                         break
-            if len(name) > 253 or not NAME_RE.match(name):
+            if rtype.group == RBAC:   # RBAC names are path segments ("kubeovn-live-migration:playbooks")
+                if name in (".", "..") or re.search(r"[/%]", name):
+                    raise errors.invalid(rtype, name, 'metadata.name: Invalid value: "%s": may not contain "/" '
+                                         'or "%%", and may not be "." or ".."' % name)
+            elif len(name) > 253 or not NAME_RE.match(name):
                 raise errors.invalid(rtype, name, 'metadata.name: Invalid value: "%s": a lowercase RFC 1123 subdomain '
                                      "must consist of lower case alphanumeric characters, '-' or '.', and must start "
                                      "and end with an alphanumeric character" % name)

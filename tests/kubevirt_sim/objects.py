@@ -3,7 +3,7 @@ import random
 from datetime import datetime, timezone
 
 GROUP, VERSION = "kubevirt.io", "v1"
-VMIS, VMIMS = "virtualmachineinstances", "virtualmachineinstancemigrations"
+VMIS, VMIMS, VMS = "virtualmachineinstances", "virtualmachineinstancemigrations", "virtualmachines"
 # Non-final VMIM phases, in KubeVirt's order.
 PHASES = ("Pending", "Scheduling", "Scheduled", "PreparingTarget", "TargetReady", "Running")
 FINAL_PHASES = ("Succeeded", "Failed")
@@ -55,6 +55,23 @@ def vmi_body(namespace, name, ports):
     }
 
 
+def owner_reference(obj, controller=True):
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
+            "uid": obj["metadata"]["uid"], "controller": controller, "blockOwnerDeletion": True}
+
+
+def vm_body(vmi, annotations):
+    """The VirtualMachine whose template is `vmi` (a vmi_body), running it (runStrategy Always)."""
+    meta = vmi["metadata"]
+    return {
+        "apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VirtualMachine",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+        "spec": {"runStrategy": "Always",
+                 "template": {"metadata": {"labels": dict(meta["labels"]), "annotations": dict(annotations)},
+                              "spec": vmi["spec"]}},
+    }
+
+
 def vmi_status(node, ports, pod):
     interfaces = []
     for index, port in enumerate(ports):
@@ -88,9 +105,7 @@ def launcher_pod(vmi, migration_uid=None):
         "metadata": {
             "generateName": "virt-launcher-%s-" % name, "namespace": vmi["metadata"]["namespace"], "labels": labels,
             "annotations": {"kubevirt.io/domain": name},
-            "ownerReferences": [{"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VirtualMachineInstance",
-                                 "name": name, "uid": vmi["metadata"]["uid"], "controller": True,
-                                 "blockOwnerDeletion": True}],
+            "ownerReferences": [owner_reference(vmi)],
         },
         "spec": {"containers": [{"name": "compute", "image": "quay.io/kubevirt/virt-launcher:v1.3.0"}],
                  "restartPolicy": "Never"},

@@ -10,8 +10,8 @@ from kubernetes.client.exceptions import ApiException
 from .dataplane import OvnDataPlane
 from .kube_ovn import KubeOvnController
 from .migration import MigrationRun
-from .objects import (GROUP, NODE_LABEL, PHASES, VERSION, VMIMS, VMIS, launcher_pod, options_from_metadata, random_mac,
-                      vmi_body, vmi_status)
+from .objects import (GROUP, NODE_LABEL, PHASES, VERSION, VMIMS, VMIS, VMS, launcher_pod, options_from_metadata,
+                      owner_reference, random_mac, vm_body, vmi_body, vmi_status)
 
 LOG = logging.getLogger(__name__)
 DEFAULT_NODES = ("hv1", "hv2", "hv3")
@@ -154,11 +154,23 @@ class KubevirtSim:
     def create_vmi(self, namespace, name, node, ports=None):
         """Create a running VMI on `node` with its virt-launcher pod; ports: [{"name", "mac"}] are
         OVN LSPs (with an OVN sandbox they are plugged on `node`). Returns the VMI dict."""
+        return self._create_vmi(namespace, name, node, ports)
+
+    def create_vm(self, namespace, name, node, ports=None, annotations=None):
+        """Create a VirtualMachine (runStrategy Always) and start its VMI on `node` as virt-controller
+        does: the VMI takes the VM's name, the template's metadata and spec, and the VM as controller
+        owner. `annotations` go on the template. Returns the VMI dict."""
+        return self._create_vmi(namespace, name, node, ports, vm_annotations=annotations or {})
+
+    def _create_vmi(self, namespace, name, node, ports, vm_annotations=None):
         self.ensure_node(node)
         ports = [dict(p) for p in ports] if ports else self._discover_ports(namespace, name)
+        body = vmi_body(namespace, name, ports)
+        if vm_annotations is not None:
+            vm = self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, VMS, vm_body(body, vm_annotations))
+            body["metadata"].update(annotations=dict(vm_annotations), ownerReferences=[owner_reference(vm)])
         with self._lock:
-            vmi = self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, VMIS,
-                                                              vmi_body(namespace, name, ports))
+            vmi = self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, VMIS, body)
             self._started.add(vmi["metadata"]["uid"])   # before the watch thread can see it
             self._ports[(namespace, name)] = ports
         return self._start_vmi(vmi, node, ports)
