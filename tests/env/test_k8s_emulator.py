@@ -329,7 +329,7 @@ def test_kubeconfig_file_and_dynamic_client_discovery(k8s_emulator, kubeconfig):
     assert [i.metadata.name for i in vmims.get(namespace="ns1").items] == ["m1"]
     pods = dyn.resources.get(api_version="v1", kind="Pod")
     assert pods.name == "pods"
-    request = urllib.request.Request(k8s_emulator.url + "/openapi/v2",
+    request = urllib.request.Request(k8s_emulator.url + "/openapi/v3",
                                      headers={"Authorization": "Bearer " + k8s_emulator.token})
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(request)

@@ -91,16 +91,22 @@ def message(data, schema):
     return out
 
 
-def _string_field(number, text):
-    data = text.encode("utf-8")
-    return bytes([number << 3 | 2, len(data)]) + data
+def length_delimited(number, payload):
+    """Field `number` (wire type 2) holding a string or bytes: key, varint length, data."""
+    data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    key, size, length = bytes([number << 3 | 2]), len(data), b""
+    while True:
+        length += bytes([(size & 0x7F) | (0x80 if size > 0x7F else 0)])
+        size >>= 7
+        if not size:
+            return key + length + data
 
 
 def openapi_v2(version):
     """An OpenAPI v2 document with no paths and no definitions, as gnostic's protobuf encodes it
     (Document: swagger = 1, info = 2; Info: title = 1, version = 2): what kubectl reads."""
-    info = _string_field(1, "Kubernetes") + _string_field(2, version)
-    return _string_field(1, "2.0") + bytes([2 << 3 | 2, len(info)]) + info
+    info = length_delimited(1, "Kubernetes") + length_delimited(2, version)
+    return length_delimited(1, "2.0") + length_delimited(2, info)
 
 
 def decode(body):
