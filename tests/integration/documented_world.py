@@ -16,6 +16,8 @@ MIGRATION = "db-0-migration-x7k2q"   # the VMIM name docs/real-cluster.md uses
 ENABLED, TIMEOUT = "live-migration.kubeovn.io/enabled", "live-migration.kubeovn.io/timeout"
 ROLLOUT_LABEL = "live-migration.kubeovn.io/rollout"
 VMIS, VMS = "virtualmachineinstances", "virtualmachines"
+# Commands that only read the Events the collection posted for db-0's migrations.
+READERS_OF_EVENTS = r"^kubectl (events|get events|.*describe vmi)|^uid=\$\(kubectl -n vms get vmim "
 
 
 # ---- reading the lab --------------------------------------------------------------------------
@@ -51,16 +53,15 @@ def finished_migration(lab, namespace=VM_DB[0]):
     lab["sim"].wait_phase(namespace, MIGRATION, ["Succeeded"], timeout=60)
 
 
-def recorded_migration(lab, command):
-    """A finished migration of the command's db-0 the collection handled (its cutover playbook
-    run, as docs/real-cluster.md shows), so that its Events are there to read."""
-    found = re.search(r"-n (\S+)", command)
-    namespace = found.group(1) if found and found.group(1) != "kube-system" else VM_DB[0]
-    finished_migration(lab, namespace)
-    proc = subprocess.run(["ansible-playbook", "kubeovn.live_migration.cutover", "-e", "vmim=" + MIGRATION,
-                           "-e", "namespace=" + namespace], env=lab["env"], cwd=str(lab["dir"]),
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+def recorded_migrations(lab):
+    """Finished migrations of db-0 in vms and vm-canary the collection handled (its cutover
+    playbook run, as docs/real-cluster.md shows), so that its Events are there to read."""
+    for namespace in (VM_DB[0], CANARY[0]):
+        finished_migration(lab, namespace)
+        proc = subprocess.run(["ansible-playbook", "kubeovn.live_migration.cutover", "-e", "vmim=" + MIGRATION,
+                               "-e", "namespace=" + namespace], env=lab["env"], cwd=str(lab["dir"]),
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
 
 
 def half_migrated(lab):
@@ -101,13 +102,13 @@ def _playbook_scenes():
 
 def _kubectl_scenes():
     # Reading the collection's Events (docs/events-and-report.md, docs/rollout.md).
-    # The emulator serves no server-side Table, so `kubectl get` prints names (db-0.<hash>) where a
-    # real cluster prints reasons; -o yaml, describe and kubectl events print the reasons.
-    yield (r"kubectl get events -A --field-selector reportingComponent=kubeovn-live-migration$", recorded_migration,
+    # Reading the collection's Events, in the lab recorded_migrations() prepared once. The emulator
+    # serves no server-side Table, so `kubectl get` prints names (db-0.<hash>) where a real cluster
+    # prints reasons; -o yaml, describe and kubectl events print the reasons.
+    yield (r"kubectl get events -A --field-selector reportingComponent=kubeovn-live-migration$", None,
            lambda lab, out: re.search(r"^vms\s+db-0\.[0-9a-f]+\s", out, re.M))
-    yield (r"^uid=\$\(kubectl -n vms get vmim " + MIGRATION, recorded_migration, None)
-    yield (r"kubectl (events|get events|.*describe vmi)", recorded_migration,
-           lambda lab, out: "NetworkCutover" in out)
+    yield (r"^uid=\$\(kubectl -n vms get vmim " + MIGRATION, None, None)
+    yield (READERS_OF_EVENTS, None, lambda lab, out: "NetworkCutover" in out)
     # Opting VMs in and out, the timeout annotation (docs/rollout.md).
     yield (r"-n vm-canary annotate vmi db-0 %s=true" % ENABLED, None,
            lambda lab, out: vmi_annotations(lab, *CANARY).get(ENABLED) == "true")
@@ -182,5 +183,4 @@ def scene(command):
 
 def needs_ovn(command):
     """The commands that run the collection (or read the NB) get the lab with the OVN sandbox."""
-    prepare, _check = scene(command)
-    return bool(re.search(r"\bansible|ovn-nbctl|ovn-sbctl|OVN_", command)) or prepare is recorded_migration
+    return bool(re.search(r"\bansible|ovn-nbctl|ovn-sbctl|OVN_|" + READERS_OF_EVENTS, command))
