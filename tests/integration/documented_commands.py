@@ -241,5 +241,3 @@ def _run_in(lab, command, script, check):
     if check:
         assert check(lab, output), "the command did not do what the document says:\n" + output[-3000:]
     assert not lab["k8s"].forbidden, "403 by extensions/awx/rbac.yml: %s" % lab["k8s"].forbidden
-
-

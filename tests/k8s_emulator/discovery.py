@@ -7,6 +7,7 @@ VERSION = {
     "compiler": "gc", "platform": "linux/amd64",
 }
 
+
 def api_versions(server_address):
     return {"kind": "APIVersions", "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
