@@ -13,6 +13,8 @@ document's own lines; a command that runs until stopped (the event source, kubec
 stopped once it has shown a migration of the lab; pip finds the project venv (filled by
 scripts/bootstrap) on PATH.
 """
+import functools
+import json
 import os
 import queue
 import re
@@ -132,10 +134,29 @@ def documented_commands():
     return found
 
 
+# Subcommands newer than the oldest kubectl scripts/bootstrap may install (Debian bookworm's 1.20,
+# used only when the machine has none): {pattern: the kubectl minor version that added it}.
+KUBECTL_ADDED = {r"kubectl .*create token\b": 24, r"kubectl events\b": 26}
+
+
+@functools.lru_cache(maxsize=None)
+def kubectl_minor():
+    try:
+        out = subprocess.run(["kubectl", "version", "--client", "-o", "json"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return int(re.sub(r"\D.*", "", json.loads(out)["clientVersion"]["minor"]))
+
+
 def not_runnable_reason(command):
     for pattern, reason in NOT_RUNNABLE:
         if re.search(pattern, command, re.M):
             return reason
+    for pattern, minor in KUBECTL_ADDED.items():
+        have = kubectl_minor() if re.search(pattern, command, re.M) else None
+        if have is not None and have < minor:
+            return "needs kubectl 1.%d or later; the kubectl here is 1.%d" % (minor, have)
     return None
 
 
