@@ -39,9 +39,6 @@ TOOLS = ("ansible", "ansible-playbook", "ansible-doc", "ansible-galaxy", "ansibl
 NOT_RUNNABLE = [
     (r"\bvirtctl\b",
      "virtctl, KubeVirt's client, is not installed here; the lab's migrations are created the way it creates them"),
-    (r"kubectl drain\b",
-     "evicting a virt-launcher pod needs KubeVirt's eviction webhook (virt-api), which the simulated KubeVirt "
-     "does not play; the evacuation's VMIM is an ordinary migration to the collection, tested throughout"),
     (r"ansible-galaxy collection install",
      "Galaxy is unreachable here; tests/integration/test_collection_artifacts.py installs the built tarball"),
     (r"ssl:10\.|tcp:10\.|/etc/ovn/",

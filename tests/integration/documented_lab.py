@@ -12,6 +12,7 @@ lab without it, which starts in a fraction of the time.
 """
 import base64
 import contextlib
+import time
 from pathlib import Path
 
 import yaml
@@ -53,6 +54,17 @@ def rbac_objects():
     return yaml.safe_load((ROOT / "extensions" / "awx" / "rbac.yml").read_text())["items"]
 
 
+def settled(k8s, timeout=10):
+    """Wait until the Deployment controller has written every Deployment's status, as on a cluster the
+    reader has not just set up: a `get | replace` racing that write would get 409 Conflict."""
+    deadline = time.monotonic() + timeout
+    while any((d.get("status") or {}).get("observedGeneration") != d["metadata"].get("generation")
+              for d in k8s.list("deployments")):
+        if time.monotonic() > deadline:
+            raise AssertionError("the lab's Deployments were not rolled out within %ss" % timeout)
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def documented_lab(tmp_path, ovn=False):
     from k8s_emulator import K8sEmulator
@@ -66,7 +78,8 @@ def documented_lab(tmp_path, ovn=False):
     k8s = K8sEmulator.as_deployed(tls=True).start()
     sim = deployments = None
     try:
-        sim = KubevirtSim(k8s.api_client(), ovn=sandbox, step_delay=0.2).start()
+        # evictionStrategy LiveMigrate cluster-wide, as docs/rollout.md's drain expects (virt-api's webhook).
+        sim = KubevirtSim(k8s.api_client(), ovn=sandbox, step_delay=0.2, eviction_strategy="LiveMigrate").start()
         deployments = DeploymentController(k8s.api_client(), delay=0.2).start()
         for node in EXTRA_NODES:
             sim.ensure_node(node)
@@ -81,6 +94,7 @@ def documented_lab(tmp_path, ovn=False):
             (sim.create_vm if as_vm else sim.create_vmi)(namespace, vm, "hv1", ports=nics)
             sim.configure(namespace, vm, target_node="hv2")
             ports[(namespace, vm)] = [p["name"] for p in sim.vm_ports(namespace, vm)]
+        settled(k8s)
         kubeconfig = str(k8s.write_kubeconfig(tmp_path / "kubeconfig"))
         admin = str(k8s.write_kubeconfig(tmp_path / "kubeconfig-admin", token=k8s.admin_token))
         remotes = {"OVN_NB_DB": sandbox.nb_remote, "OVN_SB_DB": sandbox.sb_remote} if sandbox else {}

@@ -83,6 +83,20 @@ def vmi_on_node_a(lab):
     lab["sim"].create_vmi("stage2", "app-0", "node-a")
 
 
+def drained_by_migration(lab, out):
+    """kubectl drain as on a KubeVirt cluster: virt-api refused the eviction (429) and marked the VMI,
+    virt-controller migrated it off the cordoned node, the drain ended once the old pod was evicted."""
+    k8s = lab["k8s"]
+    evacuations = [m for m in k8s.list("vmim", "stage2") if m["metadata"]["name"].startswith("kubevirt-evacuation-")
+                   and (m["metadata"].get("annotations") or {}).get("kubevirt.io/evacuationMigration") == "node-a"]
+    vmi = k8s.get("vmi", "stage2", "app-0")
+    return ('Eviction triggered evacuation of VMI "stage2/app-0"' in out and "node/node-a drained" in out
+            and k8s.get("nodes", None, "node-a")["spec"].get("unschedulable") is True
+            and [(m.get("status") or {}).get("phase") for m in evacuations] == ["Succeeded"]
+            and vmi["status"]["nodeName"] != "node-a" and not vmi["status"].get("evacuationNodeName")
+            and not k8s.list("pods", field_selector="spec.nodeName=node-a"))
+
+
 def new_kube_ovn_generation(lab):
     lab["k8s"].patch("deployments", "kube-system", "kube-ovn-controller",
                      {"spec": {"template": {"metadata": {"annotations": {"restartedAt": "now"}}}}})
@@ -144,6 +158,7 @@ def _kubectl_scenes():
     yield (r"kubectl label node node-a node-b node-c", None,
            lambda lab, out: all(lab["k8s"].get("nodes", None, n)["metadata"]["labels"].get(ROLLOUT_LABEL) == "stage2"
                                 for n in ("node-a", "node-b", "node-c")))
+    yield (r"kubectl drain node-a ", vmi_on_node_a, drained_by_migration)
     yield (r"kubectl uncordon node-a",
            lambda lab: lab["k8s"].patch("nodes", None, "node-a", {"spec": {"unschedulable": True}}),
            lambda lab, out: not lab["k8s"].get("nodes", None, "node-a")["spec"].get("unschedulable"))

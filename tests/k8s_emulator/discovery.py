@@ -48,7 +48,11 @@ def resource_list(registry, group, version):
             resources.append({"name": rtype.plural + "/status", "singularName": "", "namespaced": rtype.namespaced,
                               "kind": rtype.kind, "verbs": ["get", "patch", "update"]})
         for sub in rtype.subresources:
-            resources.append({"name": "%s/%s" % (rtype.plural, sub), "singularName": "",
-                              "namespaced": rtype.namespaced, "kind": SUBRESOURCE_KINDS[sub][1], "verbs": ["create"]})
+            api_version, kind = SUBRESOURCE_KINDS[sub]
+            entry = {"name": "%s/%s" % (rtype.plural, sub), "singularName": "", "namespaced": rtype.namespaced,
+                     "kind": kind, "verbs": ["create"]}
+            if "/" in api_version:    # a kind of another group (pods/eviction: policy/v1), as the API names it
+                entry["group"], entry["version"] = api_version.split("/")
+            resources.append(entry)
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": "%s/%s" % (group, version) if group else version, "resources": resources}

@@ -1,6 +1,6 @@
 """Request bodies in Kubernetes' protobuf encoding, for the kinds kubectl sends that way.
 
-kubectl's typed clients (create clusterrolebinding, create token) post protobuf and do not fall
+kubectl's typed clients (create clusterrolebinding, create token, drain) post protobuf and do not fall
 back to JSON on a 415, so the emulator reads the few kinds they post. A body is the magic
 "k8s\\0" and a runtime.Unknown (typeMeta = 1, raw = 2) whose raw bytes are the object's message.
 Each schema maps a field number to (JSON name, kind of value); only the fields those commands
@@ -22,12 +22,17 @@ BOUND_OBJECT_REF = {1: ("kind", STRING), 2: ("apiVersion", STRING), 3: ("name", 
 TOKEN_REQUEST_SPEC = {1: ("audiences", ("list", STRING)), 3: ("boundObjectRef", BOUND_OBJECT_REF),
                       4: ("expirationSeconds", INT)}
 
+PRECONDITIONS = {1: ("uid", STRING), 2: ("resourceVersion", STRING)}
+DELETE_OPTIONS = {1: ("gracePeriodSeconds", INT), 2: ("preconditions", PRECONDITIONS), 4: ("propagationPolicy", STRING),
+                  5: ("dryRun", ("list", STRING))}
+
 SCHEMAS = {
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"):
         {1: ("metadata", OBJECT_META), 2: ("subjects", ("list", SUBJECT)), 3: ("roleRef", ROLE_REF)},
     ("rbac.authorization.k8s.io/v1", "RoleBinding"):
         {1: ("metadata", OBJECT_META), 2: ("subjects", ("list", SUBJECT)), 3: ("roleRef", ROLE_REF)},
     ("authentication.k8s.io/v1", "TokenRequest"): {1: ("metadata", OBJECT_META), 2: ("spec", TOKEN_REQUEST_SPEC)},
+    ("policy/v1", "Eviction"): {1: ("metadata", OBJECT_META), 2: ("deleteOptions", DELETE_OPTIONS)},
 }
 
 

@@ -32,7 +32,8 @@ POD_FIELDS = ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec
               "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName")
 RBAC = "rbac.authorization.k8s.io"
 # The kind a subresource takes and answers with (discovery announces it), and its apiVersion.
-SUBRESOURCE_KINDS = {"binding": ("v1", "Binding"), "token": ("authentication.k8s.io/v1", "TokenRequest")}
+SUBRESOURCE_KINDS = {"binding": ("v1", "Binding"), "token": ("authentication.k8s.io/v1", "TokenRequest"),
+                     "eviction": ("policy/v1", "Eviction")}
 EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
                 "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
                 "reason", "reportingComponent", "source", "type")
@@ -43,13 +44,17 @@ DEFAULT_RESOURCES = (
     ResourceType("", "v1", "nodes", "node", "Node", namespaced=False, short_names=("no",),
                  field_labels=("spec.unschedulable",)),
     ResourceType("", "v1", "pods", "pod", "Pod", short_names=("po",), field_labels=POD_FIELDS,
-                 subresources=("binding",)),
+                 subresources=("binding", "eviction")),
     ResourceType("", "v1", "events", "event", "Event", status=False, short_names=("ev",), field_labels=EVENT_FIELDS),
     ResourceType("", "v1", "services", "service", "Service", short_names=("svc",)),
     ResourceType("", "v1", "secrets", "secret", "Secret", status=False, field_labels=("type",)),
     ResourceType("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", status=False, short_names=("sa",),
                  subresources=("token",)),
     ResourceType("apps", "v1", "deployments", "deployment", "Deployment", short_names=("deploy",)),
+    ResourceType("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget",
+                 short_names=("pdb",)),
+    ResourceType("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+                 "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", namespaced=False, status=False),
     ResourceType(RBAC, "v1", "clusterroles", "clusterrole", "ClusterRole", namespaced=False, status=False),
     ResourceType(RBAC, "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", namespaced=False,
                  status=False),

@@ -107,3 +107,18 @@ def matcher(rtype, namespace, label_selector, field_selector):
             return False
         return labels_ok(meta.get("labels")) and fields_ok(obj)
     return matches
+
+
+def label_selector_matches(selector, labels):
+    """A metav1.LabelSelector object (matchLabels, matchExpressions), as a PDB or a Deployment holds
+    it, against a labels dict; an empty selector matches everything, as in policy/v1."""
+    labels = labels or {}
+    selector = selector or {}
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        if not {"In": lambda: labels.get(key) in values, "NotIn": lambda: labels.get(key) not in values,
+                "Exists": lambda: key in labels, "DoesNotExist": lambda: key not in labels}[operator]():
+            return False
+    return True

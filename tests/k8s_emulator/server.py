@@ -4,7 +4,7 @@ import json
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, protobuf
+from . import discovery, errors, eviction, protobuf
 from .patches import PatchError, json_patch, merge_patch
 from .selectors import matcher
 from .watch import WatchStream
@@ -155,10 +155,12 @@ class ApiServer:
                 return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
             if route.subresource == "token":
                 return _json(self.state.issue_token(route.namespace, route.name, body), 201)
+            if route.subresource == "eviction":
+                return _json(await eviction.evict(self.state, route, body, who), 201)
             if route.name:
                 raise errors.ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
             return _json(store.create(rtype, route.namespace, body), 201)
-        if route.subresource in ("binding", "token") or not route.name:
+        if route.subresource in ("binding", "token", "eviction") or not route.name:
             raise errors.ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if verb == "get":
             return _json(store.get(rtype, route.namespace, route.name))

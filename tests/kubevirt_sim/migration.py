@@ -223,7 +223,9 @@ class MigrationRun(threading.Thread):
         target_pod = self.core.read_namespaced_pod(self.target_pod, self.namespace)
         self.state.update(completed=True, endTimestamp=now(), targetNodeDomainDetected=True,
                           targetNodeDomainReadyTimestamp=now())
-        self._write_vmi_state({"nodeName": self.target_node, "activePods": {target_pod.metadata.uid: self.target_node}})
+        # The handoff clears an evacuation mark too: the VMI has left the node being drained.
+        self._write_vmi_state({"nodeName": self.target_node, "activePods": {target_pod.metadata.uid: self.target_node},
+                               "evacuationNodeName": ""})
         self._vmi_labels({NODE_LABEL: self.target_node, TARGET_NODE_LABEL: None})
         source_pod = self.state.get("sourcePod")
         if source_pod:

@@ -12,6 +12,10 @@ VMI_NAME_LABEL = "kubevirt.io/vmi-name"
 NODE_LABEL = "kubevirt.io/nodeName"
 TARGET_NODE_LABEL = "kubevirt.io/migrationTargetNodeName"
 MIGRATION_JOB_LABEL = "kubevirt.io/migrationJobUID"
+EVACUATION_ANNOTATION = "kubevirt.io/evacuationMigration"
+# virt-launcher's emptyDir volumes: what makes `kubectl drain` ask for --delete-emptydir-data.
+LAUNCHER_EMPTY_DIRS = ("private", "public", "sockets", "virt-bin-share-dir", "libvirt-runtime", "ephemeral-disks",
+                       "container-disks", "hotplug-disks")
 # Labels or annotations (on the VMIM, else on the VMI) that steer the simulator from outside
 # Python (playbooks, molecule): {option: key}.
 OPTION_KEYS = {"target_node": "kubevirt-sim.test/target-node", "fail_at": "kubevirt-sim.test/fail-at"}
@@ -108,5 +112,15 @@ def launcher_pod(vmi, migration_uid=None):
             "ownerReferences": [owner_reference(vmi)],
         },
         "spec": {"containers": [{"name": "compute", "image": "quay.io/kubevirt/virt-launcher:v1.3.0"}],
-                 "restartPolicy": "Never"},
+                 "restartPolicy": "Never", "volumes": [{"name": n, "emptyDir": {}} for n in LAUNCHER_EMPTY_DIRS]},
+    }
+
+
+def disruption_budget(vmi):
+    """The PodDisruptionBudget virt-controller gives a VMI with an eviction strategy: its pod stays."""
+    return {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"generateName": "kubevirt-disruption-budget-", "namespace": vmi["metadata"]["namespace"],
+                     "ownerReferences": [owner_reference(vmi)]},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"kubevirt.io/created-by": vmi["metadata"]["uid"]}}},
     }

@@ -10,8 +10,9 @@ from kubernetes.client.exceptions import ApiException
 from .dataplane import OvnDataPlane
 from .kube_ovn import KubeOvnController
 from .migration import MigrationRun
-from .objects import (GROUP, NODE_LABEL, PHASES, VERSION, VMIMS, VMIS, VMS, launcher_pod, options_from_metadata,
-                      owner_reference, random_mac, vm_body, vmi_body, vmi_status)
+from .virt_api import VirtApi, migratable
+from .objects import (EVACUATION_ANNOTATION, GROUP, NODE_LABEL, PHASES, VERSION, VMIMS, VMIS, VMS, disruption_budget,
+                      launcher_pod, options_from_metadata, owner_reference, random_mac, vm_body, vmi_body, vmi_status)
 
 LOG = logging.getLogger(__name__)
 DEFAULT_NODES = ("hv1", "hv2", "hv3")
@@ -19,12 +20,19 @@ DEFAULT_NODES = ("hv1", "hv2", "hv3")
 
 class KubevirtSim:
     def __init__(self, api_client, ovn=None, step_delay=0.05, cni_timeout=None, nodes=None, pinned_start=False,
-                 kube_ovn=True):
+                 kube_ovn=True, eviction_strategy=None):
         """With an OVN sandbox (`ovn`), Kube-OVN's controller is played too (kube_ovn.py): VM ports start
         unpinned and lose both owned keys whenever a pod of their VM goes. pinned_start=True pins a VM's
         ports to its node at start (the simulator's old shortcut, for tests that need a fixed binding);
-        kube_ovn=False leaves Kube-OVN's wipes and annotation writes out."""
+        kube_ovn=False leaves Kube-OVN's wipes and annotation writes out. eviction_strategy: the
+        cluster-wide one (KubeVirt CR spec.configuration.evictionStrategy; "LiveMigrate" as
+        HyperConverged sets it): with one, virt-api's eviction webhook (virt_api.py) is served and
+        each VMI gets its PodDisruptionBudget, so `kubectl drain` migrates VMs as on a cluster."""
         self.core = client.CoreV1Api(api_client)
+        self.policy = client.PolicyV1Api(api_client)
+        self.eviction_strategy = eviction_strategy
+        self.virt_api = VirtApi(api_client, eviction_strategy) if eviction_strategy else None
+        self._evacuations = set()         # uids of the VMIs given an evacuation migration
         self.custom = client.CustomObjectsApi(api_client)
         self.dataplane = OvnDataPlane(ovn) if ovn is not None else None
         self.pinned_start = pinned_start
@@ -52,6 +60,8 @@ class KubevirtSim:
             self.ensure_node(node)
         if self.kube_ovn:
             self.kube_ovn.start()
+        if self.virt_api:
+            self.virt_api.start()
         for plural, handler in ((VMIMS, self._on_vmim), (VMIS, self._on_vmi)):
             thread = threading.Thread(target=self._watch_loop, args=(plural, handler), name="sim-watch-" + plural,
                                       daemon=True)
@@ -73,6 +83,8 @@ class KubevirtSim:
         self._threads = []
         if self.kube_ovn:
             self.kube_ovn.stop()
+        if self.virt_api:
+            self.virt_api.stop()
 
     def __enter__(self):
         return self.start()
@@ -134,6 +146,7 @@ class KubevirtSim:
 
     def _on_vmi(self, type_, vmi):
         """A VMI someone else created (no status yet) starts on its nodeSelector's host or the first node."""
+        self._evacuate(type_, vmi)
         if type_ != "ADDED" or (vmi.get("status") or {}).get("phase"):
             return
         with self._lock:
@@ -149,6 +162,32 @@ class KubevirtSim:
         except ApiException as exc:
             if exc.status not in (404, 409):
                 self.record_error(None, exc)
+
+    def _evacuate(self, type_, vmi):
+        """virt-controller's evacuation controller: a VMI virt-api marked for evacuation off the node it
+        runs on (status.evacuationNodeName) gets a migration, unless one is already in flight; the
+        migration's success clears the mark."""
+        status, meta = vmi.get("status") or {}, vmi["metadata"]
+        node = status.get("evacuationNodeName")
+        with self._lock:
+            if type_ == "DELETED" or not node or node != status.get("nodeName") or not migratable(vmi):
+                self._evacuations.discard(meta["uid"])
+                return
+            busy = any(not run.finished.is_set() and (run.namespace, run.vmi_name) == (meta["namespace"], meta["name"])
+                       for run in self._runs.values())
+            if busy or meta["uid"] in self._evacuations:
+                return
+            self._evacuations.add(meta["uid"])
+        body = {"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "VirtualMachineInstanceMigration",
+                "metadata": {"generateName": "kubevirt-evacuation-", "namespace": meta["namespace"],
+                             "annotations": {EVACUATION_ANNOTATION: node}},
+                "spec": {"vmiName": meta["name"]}}
+        try:
+            self.custom.create_namespaced_custom_object(GROUP, VERSION, meta["namespace"], VMIMS, body)
+        except ApiException as exc:
+            with self._lock:
+                self._evacuations.discard(meta["uid"])
+            self.record_error(None, exc)
 
     # ---- VMIs and pods --------------------------------------------------------------------
     def create_vmi(self, namespace, name, node, ports=None):
@@ -186,6 +225,8 @@ class KubevirtSim:
                 self.dataplane.pin(node, ports)
             self.dataplane.plug(node, ports)
         self.core.patch_namespaced_pod_status(pod_name, namespace, {"status": {"phase": "Running"}})
+        if self.eviction_strategy or (vmi.get("spec") or {}).get("evictionStrategy"):
+            self.policy.create_namespaced_pod_disruption_budget(namespace, disruption_budget(vmi))
         pod_obj = {"metadata": {"uid": pod.metadata.uid}}
         self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, VMIS, name,
                                                           {"status": vmi_status(node, ports, pod_obj)})
