@@ -17,6 +17,7 @@ import tempfile
 import time
 
 from bench.nb_scale import paths
+from chunked_socket import ChunkedSocket
 from bench.nb_scale.fill import NbFiller
 from bench.nb_scale.nb_server import NbServer
 
@@ -26,27 +27,6 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import 
 
 CHUNK = 65536
 CHASSIS = ["node-%03d" % i for i in range(100)]
-
-
-class _ChunkedSocket(object):
-    """Hands out a byte stream CHUNK bytes at a time, as a socket under a large reply does."""
-
-    def __init__(self, data):
-        self.data, self.pos = data, 0
-
-    def settimeout(self, _timeout):
-        pass
-
-    def sendall(self, _data):
-        pass
-
-    def recv(self, limit):
-        chunk = self.data[self.pos:self.pos + min(limit, CHUNK)]
-        self.pos += len(chunk)
-        return chunk
-
-    def close(self):
-        pass
 
 
 def _reply(count):
@@ -62,7 +42,7 @@ def _reply(count):
 def framing(count):
     """Seconds to read the reply of `count` rows, and its size in bytes."""
     data = _reply(count)
-    conn = ovsdb.Connection(_ChunkedSocket(data), ovsdb.parse_remote("tcp:127.0.0.1:6641"))
+    conn = ovsdb.Connection(ChunkedSocket(data, [CHUNK]), ovsdb.parse_remote("tcp:127.0.0.1:6641"))
     start = time.perf_counter()
     result = conn.call("transact", [ovn_nb.NB_DATABASE])
     seconds = time.perf_counter() - start

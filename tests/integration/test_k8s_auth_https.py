@@ -10,12 +10,12 @@ import yaml
 
 from ansible_run import assert_clean_failure, assert_ok, run_playbook, run_tasks
 from k8s_emulator import K8sEmulator
+from k8s_emulator.emulator import OPERATORS_GROUP as OPERATORS, impersonator_policy
 from eda.objects import in_flight
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = "system:serviceaccount:kubeovn-live-migration:kubeovn-live-migration"
 BROAD = "system:serviceaccount:awx:job-runner"
-OPERATORS = "kubeovn-live-migration:operators"
 NS = "vms"
 
 
@@ -27,15 +27,7 @@ def binding(kind, name):
 
 
 # AWX's identity may only act as the collection's ServiceAccount (and the operators group).
-IMPERSONATOR = [
-    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "impersonate-klm"},
-     "rules": [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"],
-                "resourceNames": ["kubeovn-live-migration"]},
-               {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"], "resourceNames": [OPERATORS]}]},
-    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "impersonate-klm"},
-     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "impersonate-klm"},
-     "subjects": [{"kind": "ServiceAccount", "name": "job-runner", "namespace": "awx"}]},
-]
+IMPERSONATOR = impersonator_policy({"kind": "ServiceAccount", "name": "job-runner", "namespace": "awx"})
 
 
 @pytest.fixture(scope="module")

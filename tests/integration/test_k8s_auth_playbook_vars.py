@@ -13,7 +13,7 @@ import yaml
 from ansible_run import run_playbook
 from eda.objects import in_flight
 from k8s_emulator import K8sEmulator
-from k8s_emulator.emulator import PLAYBOOKS_USER, RBAC_MANIFEST
+from k8s_emulator.emulator import OPERATORS_GROUP as OPERATORS, PLAYBOOKS_USER, RBAC_MANIFEST, impersonator_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 # The options table (standard library only), read from the file as the EDA source reads it.
@@ -24,18 +24,9 @@ _SPEC.loader.exec_module(_TABLE)
 AUTH_OPTIONS = _TABLE.AUTH_OPTIONS
 VARS = ROOT / "playbooks" / "vars" / "live_migration.yml"
 NS = "vms"
-OPERATORS = "kubeovn-live-migration:operators"
 
 # alice (basic auth) may act as the playbooks' ServiceAccount and the operators group, nothing else.
-IMPERSONATOR = [
-    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "impersonate-klm"},
-     "rules": [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"],
-                "resourceNames": ["kubeovn-live-migration"]},
-               {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"], "resourceNames": [OPERATORS]}]},
-    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "impersonate-klm"},
-     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "impersonate-klm"},
-     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]},
-]
+IMPERSONATOR = impersonator_policy({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"})
 
 
 def test_every_auth_option_has_its_playbook_variable():

@@ -45,6 +45,24 @@ def operator_bindings(user=OPERATOR_USER):
             for role in ("playbooks", "event-source")]
 
 
+# A group the auth tests impersonate beside the playbooks' ServiceAccount (impersonate_groups).
+OPERATORS_GROUP = "kubeovn-live-migration:operators"
+
+
+def impersonator_policy(subject):
+    """A ClusterRole and its binding letting `subject` (an RBAC subject dict) impersonate the playbooks'
+    ServiceAccount and the operators group, and nothing else (as docs/rbac.md, "impersonation", grants)."""
+    return [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "impersonate-klm"},
+             "rules": [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"],
+                        "resourceNames": ["kubeovn-live-migration"]},
+                       {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"],
+                        "resourceNames": [OPERATORS_GROUP]}]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+             "metadata": {"name": "impersonate-klm"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "impersonate-klm"},
+             "subjects": [subject]}]
+
+
 log = logging.getLogger("k8s_emulator")
 
 

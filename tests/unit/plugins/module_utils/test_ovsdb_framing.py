@@ -8,33 +8,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[4] / ".venv" / "collections"))
 
 import pytest  # noqa: E402
+from chunked_socket import ChunkedSocket  # noqa: E402
 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import ovsdb  # noqa: E402
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import OvsdbError  # noqa: E402
-
-
-class ChunkedSocket(object):
-    """A socket that hands out a byte stream in chunks of the given sizes (cycled)."""
-
-    def __init__(self, data, sizes):
-        self.data, self.pos, self.sizes, self.calls = data, 0, list(sizes), 0
-        self.sent = []
-
-    def settimeout(self, _timeout):
-        pass
-
-    def sendall(self, data):
-        self.sent.append(data)
-
-    def recv(self, limit):
-        size = min(limit, self.sizes[self.calls % len(self.sizes)])
-        self.calls += 1
-        chunk = self.data[self.pos:self.pos + size]
-        self.pos += size
-        return chunk
-
-    def close(self):
-        pass
 
 
 def lsp_rows(count):
