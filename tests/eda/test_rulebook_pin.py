@@ -11,7 +11,7 @@ from rulebook_process import rulebook_lab, vm_started_on_hv1
 from test_rulebook_end_to_end import CNI_TIMEOUT, options, settled
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "extensions" / "molecule" / "harness"))
-from probe import Prober  # noqa: E402
+from probe import check_early_plug_is_not_claimed  # noqa: E402
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -45,18 +45,7 @@ def test_the_rulebook_pins_before_the_target_pod_so_its_plug_never_claims_the_po
     assert "PLAY [Pin migrating VMIs' ports to the source chassis]" in run.log(), run.log()[-4000:]
 
     # The target pod's CNI plugs the VM's iface-ids on hv2 before any prepare: hv2 must not claim them.
-    for lsp in ports:
-        ovn_sandbox.add_vm_port("hv2", lsp)
-    ovn_sandbox.wait_hv_sync(timeout=20)
-    try:
-        for lsp in ports:
-            binding = ovn_sandbox.port_binding(lsp)
-            assert (binding["chassis"], binding["additional_chassis"]) == ("hv1", []), binding
-        reached = Prober(ovn_sandbox, peer_hv="hv3").probe(made["ports"])
-        assert reached == dict((lsp, ["hv1"]) for lsp in ports), reached
-    finally:
-        for lsp in ports:
-            ovn_sandbox.remove_vm_port("hv2", lsp)
+    check_early_plug_is_not_claimed(ovn_sandbox, made["ports"])
 
     # The scheduler binds the target pod: the rulebook prepares, the simulated CNI (which gives up after
     # CNI_TIMEOUT unless the port is bound on hv2) goes on, the migration succeeds and is cut over.

@@ -14,7 +14,7 @@ from faults.fault_helpers import owned_options
 from kubevirt_sim.objects import launcher_pod
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "extensions" / "molecule" / "harness"))
-from probe import Prober  # noqa: E402
+from probe import Prober, check_early_plug_is_not_claimed  # noqa: E402
 
 VMIMS = "virtualmachineinstancemigrations"
 
@@ -73,18 +73,7 @@ def test_live_migrate_pins_first_so_the_target_plug_never_claims_the_port(ovn_sa
     wait_phase(ovn_sandbox, k8s_emulator, namespace, "mig-pin", "Scheduling", worker, box)
     assert set(owned_options(ovn_sandbox, names).values()) == {("hv1", None)}    # pinned before the VMIM existed
     # The target pod's CNI plugs the iface-id on hv2 before prepare lands.
-    for name in names:
-        ovn_sandbox.add_vm_port("hv2", name)
-    ovn_sandbox.wait_hv_sync(timeout=20)
-    try:
-        for name in names:
-            binding = ovn_sandbox.port_binding(name)
-            assert (binding["chassis"], binding["additional_chassis"]) == ("hv1", []), binding
-        reached = Prober(ovn_sandbox, peer_hv="hv3").probe(ports)
-        assert reached == {name: ["hv1"] for name in names}, reached
-    finally:
-        for name in names:
-            ovn_sandbox.remove_vm_port("hv2", name)
+    check_early_plug_is_not_claimed(ovn_sandbox, ports)
     sim.release(namespace, "mig-pin")
     worker.join(300)
     assert box["run"].rc == 0, box["run"].output[-3000:]

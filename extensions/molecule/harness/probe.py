@@ -50,3 +50,22 @@ class Prober:
                 settle = time.monotonic() + SETTLE
             time.sleep(0.05)
         return {name: sorted(hvs) for name, hvs in reached.items()}
+
+
+def check_early_plug_is_not_claimed(sandbox, ports, plug_hv="hv2", pinned_hv="hv1", peer_hv="hv3"):
+    """A target pod's CNI plugs the VM's iface-ids on `plug_hv` while the ports are pinned to
+    `pinned_hv`: the SB must keep them on `pinned_hv` alone and packets reach only that copy.
+    The plug is removed again, whatever the outcome. ports: [{"name", "mac", "ip"}]."""
+    names = [port["name"] for port in ports]
+    for name in names:
+        sandbox.add_vm_port(plug_hv, name)
+    sandbox.wait_hv_sync(timeout=20)
+    try:
+        for name in names:
+            binding = sandbox.port_binding(name)
+            assert (binding["chassis"], binding["additional_chassis"]) == (pinned_hv, []), binding
+        reached = Prober(sandbox, peer_hv=peer_hv).probe(ports)
+        assert reached == {name: [pinned_hv] for name in names}, reached
+    finally:
+        for name in names:
+            sandbox.remove_vm_port(plug_hv, name)
