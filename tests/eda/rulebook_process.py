@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ansible_run import VENV_BIN, ansible_env
+from ansible_run import VENV_BIN, ansible_env, kill_processes_mentioning
 
 INVENTORY = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
 
@@ -65,15 +65,7 @@ class Rulebook:
             self._kill_playbooks()
 
     def _kill_playbooks(self):
-        marker = str(self.runs).encode()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                if marker in (entry / "cmdline").read_bytes():
-                    os.kill(int(entry.name), signal.SIGKILL)
-            except (OSError, ValueError):
-                continue   # gone meanwhile, or not ours to read
+        kill_processes_mentioning(self.runs)
 
     def _stop_session(self):
         if self.proc is None or self.proc.poll() is not None:

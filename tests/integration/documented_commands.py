@@ -7,10 +7,10 @@ the Kubernetes API emulator and the simulated KubeVirt, with the real OVN sandbo
 that run the collection, reached through the environment variables the README tells a user to
 export (OVN_NB_DB, OVN_SB_DB, K8S_AUTH_KUBECONFIG) and the reader's own kubeconfig (KUBECONFIG) for
 kubectl. documented_world.py puts the lab where the reader is when they type each command and
-reads what the command changed. A variable or shell function a document sets for later commands
-(root=$(ansible-galaxy collection list ...), opt_in() { ... }) is set before them by the
-document's own lines; a command that runs until stopped (the event source, kubectl get -w) is
-stopped once it has shown a migration of the lab; pip finds the project venv (filled by
+reads what the command changed. A variable, shell function or file a document sets for later
+commands (root=$(ansible-galaxy collection list ...), opt_in() { ... }, cat > rollout.yml <<'EOF')
+is set before them by the document's own lines; a command that runs until stopped (the rulebook,
+the event source, kubectl get -w) is stopped once it has handled a migration of the lab; pip finds the project venv (filled by
 scripts/bootstrap) on PATH.
 """
 import functools
@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from ansible_run import ansible_env
+from ansible_run import ansible_env, kill_processes_mentioning
 from documented_lab import ROOT, documented_lab
 from documented_world import needs_ovn, scene
 
@@ -44,8 +44,6 @@ NOT_RUNNABLE = [
     (r"ssl:10\.|tcp:10\.|/etc/ovn/",
      "the addresses and TLS files of a real OVN cluster; tests/faults/test_tls_faults.py runs ssl: remotes "
      "with their keys against the sandbox"),
-    (r"ansible-rulebook ",
-     "runs until stopped; tests/eda/test_rulebook_end_to_end.py runs the rulebook with this inventory"),
     (r"ansible-builder build|ansible-navigator run",
      "builds or runs a container image (no container engine here); test_collection_artifacts.py runs "
      "ansible-builder create on the same files"),
@@ -102,32 +100,35 @@ def logical_commands(lines):
     return commands
 
 
-# A shell variable (root=$(ansible-galaxy collection list ...)) or function (opt_in() { ... }) a
-# document sets for the commands after it: those run after the document's own definition, as in
-# the reader's shell.
-ASSIGNMENT = re.compile(r"^\s*(\w+)=\$\(")
-FUNCTION = re.compile(r"^\s*(\w+)\(\)\s*\{")
+# A shell variable (root=$(ansible-galaxy collection list ...)), function (opt_in() { ... }) or
+# file (cat > rollout.yml <<'EOF' ...) a document sets for the commands after it: those run after
+# the document's own definition, as in the reader's shell and directory.
+DEFINITIONS = {"variable": re.compile(r"^\s*(\w+)=\$\("), "function": re.compile(r"^\s*(\w+)\(\)\s*\{"),
+               "file": re.compile(r"^\s*cat > ([\w./-]+) <<")}
 
 
-def uses(command, name, function):
-    if function:
+def uses(command, name, kind):
+    if kind == "function":
         return re.search(r"(^|[\s;|&(])%s\s" % name, command, re.M)
+    if kind == "file":
+        return re.search(r"(^|\s)%s(\s|$)" % re.escape(name), command, re.M)
     return re.search(r"\$\{?%s\b" % name, command)
 
 
 def documented_commands():
     found = []
     for path in DOCUMENTS:
-        definitions = {}     # name -> (its command, is a function)
+        definitions = {}     # name -> (its command, its kind)
         for lines in shell_blocks(path.read_text()):
             for command in logical_commands(lines):
-                used = [text for name, (text, function) in definitions.items() if uses(command, name, function)]
+                used = [text for name, (text, kind) in definitions.items()
+                        if text != command and uses(command, name, kind)]
                 found.append(pytest.param(command, "\n".join(used),
                                           id="%s: %s" % (path.relative_to(ROOT), command.splitlines()[0][:70])))
-                for pattern, function in ((ASSIGNMENT, False), (FUNCTION, True)):
+                for kind, pattern in DEFINITIONS.items():
                     match = pattern.match(command)
                     if match:
-                        definitions[match.group(1)] = (command, function)
+                        definitions[match.group(1)] = (command, kind)
     return found
 
 
@@ -164,30 +165,36 @@ NO_LAB = r"^pip install "
 
 # Commands that run until stopped: started as written, shown one migration of the lab (db-0 in
 # vm-canary, migrated once they are up), stopped with Ctrl-C once they printed a line about it.
-# {pattern: (environment, what that line must hold)}
+# {pattern: (environment, what that line must hold, seconds to wait for it, a later line that ends
+# the watch, or None)}
 WATCHERS = {
     # The event source by itself (docs/rollout.md), as its own ServiceAccount.
-    r"vmim_events\.py": ("source_env", ("db-0-watched", "'target_node': 'hv2'")),
+    r"vmim_events\.py": ("source_env", ("db-0-watched", "'target_node': 'hv2'"), 60, None),
     # kubectl get vmim -w (docs/rollout.md): the migration's rows as its phase moves.
-    r"kubectl .*get vmim .*-w$": ("env", ("db-0-watched",)),
+    r"kubectl .*get vmim .*-w$": ("env", ("db-0-watched",), 60, None),
+    # The rulebook (README, docs/real-cluster.md, docs/rollout.md), as an operator holding both
+    # ClusterRoles: it runs the playbooks until the cutover's has ended.
+    r"ansible-rulebook -i": ("operator_env", ("PLAY [Cut migrated VMIs' ports over",), 180, "PLAY RECAP"),
 }
 
 
 def watcher(command):
-    return next(((env, wanted) for pattern, (env, wanted) in WATCHERS.items() if re.search(pattern, command)), None)
+    return next((spec for pattern, spec in WATCHERS.items() if re.search(pattern, command)), None)
 
 
-def watch_one_migration(lab, script, cwd, env, wanted):
+def watch_one_migration(lab, script, cwd, env, wanted, timeout, until):
     """Start the command, migrate db-0 in vm-canary once it is up, return the first line it printed
-    holding all of `wanted` (or None) and everything it printed."""
+    holding all of `wanted` (or None; with `until`, only once a later line holds that) and everything
+    it printed. Processes it left in sessions of their own (ansible-runner's playbooks, which name
+    the environment's TMPDIR) are killed too."""
     proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], env=lab[env], cwd=str(cwd),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    seen, event, migrated = [], None, False
+    seen, event, migrated, ended = [], None, False, False
     start = time.monotonic()
     try:
-        while event is None and time.monotonic() - start < 60 and proc.poll() is None:
+        while not ended and time.monotonic() - start < timeout and proc.poll() is None:
             try:
                 seen.append(lines.get(timeout=1))
             except queue.Empty:
@@ -196,7 +203,9 @@ def watch_one_migration(lab, script, cwd, env, wanted):
             if not migrated and (seen or time.monotonic() - start > 5):
                 lab["sim"].migrate("vm-canary", "db-0", name="db-0-watched")
                 migrated = True
-            event = next((ln for ln in seen if all(w in ln for w in wanted)), None)
+            at = next((i for i, ln in enumerate(seen) if all(w in ln for w in wanted)), None)
+            event = seen[at] if at is not None else None
+            ended = event is not None and (until is None or any(until in ln for ln in seen[at + 1:]))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
@@ -205,6 +214,8 @@ def watch_one_migration(lab, script, cwd, env, wanted):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if lab[env].get("TMPDIR", "").startswith(str(lab["dir"])):    # the lab's own, never the machine's
+            kill_processes_mentioning(lab[env]["TMPDIR"])
     return event, "".join(seen)
 
 
@@ -245,7 +256,9 @@ def _run_in(lab, command, script, check):
     watched = watcher(command)
     if watched:
         event, output = watch_one_migration(lab, script, cwd, *watched)
-        assert event, output[-3000:]
+        assert event and (watched[3] is None or watched[3] in output.split(event, 1)[1]), output[-3000:]
+        if check:
+            assert check(lab, output), "the command did not do what the document says:\n" + output[-3000:]
         if "vmim_events" in command:
             # What docs/rollout.md says each migration shows: source and target node, when the
             # target pod was scheduled, the VM's network_opt.

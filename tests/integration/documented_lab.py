@@ -102,7 +102,14 @@ def documented_lab(tmp_path, ovn=False):
         # The event source runs as its own ServiceAccount, as rbac.yml deploys it.
         source_env = dict(env, K8S_AUTH_KUBECONFIG=str(k8s.write_kubeconfig(tmp_path / "kubeconfig-events",
                                                                             token=k8s.events_token)))
+        # ansible-rulebook on an operator's machine: one identity for the source and the playbooks
+        # (both ClusterRoles, docs/rbac.md); its playbooks' private data dirs under the lab's TMPDIR.
+        runs = tmp_path / "rulebook-runs"
+        runs.mkdir()
+        operator_env = dict(env, TMPDIR=str(runs), K8S_AUTH_KUBECONFIG=str(k8s.write_kubeconfig(
+            tmp_path / "kubeconfig-operator", token=k8s.operator_token)))
         yield {"ovn": sandbox, "k8s": k8s, "sim": sim, "env": env, "source_env": source_env, "ports": ports,
+               "operator_env": operator_env,
                "dir": tmp_path}
     finally:
         if deployments:

@@ -114,6 +114,15 @@ def _playbook_scenes():
     yield (r"^ovn-(nb|sb)ctl", None, lambda lab, out: "db-0.vms" in out)
 
 
+def _rulebook_scenes():
+    # The rulebook, shown db-0's migration in vm-canary (documented_commands.WATCHERS): cut over to hv2.
+    # docs/rollout.md starts it in scope opted_in on vm-canary, after stage 1 opted the canary VMs in.
+    cut_over = lambda lab, out: set(owned_options(lab["ovn"], lab["ports"][CANARY]).values()) == {("hv2", None)}
+    yield (r"ansible-rulebook -i .*--vars rollout\.yml", lambda lab: annotate(lab, *CANARY, {ENABLED: "true"}),
+           cut_over)
+    yield (r"ansible-rulebook -i ", None, cut_over)
+
+
 def _kubectl_scenes():
     # Reading the collection's Events (docs/events-and-report.md, docs/rollout.md).
     # Reading the collection's Events, in the lab recorded_migrations() prepared once. The emulator
@@ -185,7 +194,7 @@ def _kubectl_scenes():
                                 if binding["metadata"]["name"].endswith(":jane") for s in binding["subjects"]))
 
 
-SCENES = list(_playbook_scenes()) + list(_kubectl_scenes())
+SCENES = list(_playbook_scenes()) + list(_rulebook_scenes()) + list(_kubectl_scenes())
 
 
 def scene(command):
