@@ -41,7 +41,7 @@ NOT_RUNNABLE = [
      "virtctl, KubeVirt's client, is not installed here; the lab's migrations are created the way it creates them"),
     (r"ansible-galaxy collection install",
      "Galaxy is unreachable here; tests/integration/test_collection_artifacts.py installs the built tarball"),
-    (r"ssl:10\.|tcp:10\.|/etc/ovn/",
+    (r"^(?!export ).*(ssl:10\.|tcp:10\.|/etc/ovn/)",
      "the addresses and TLS files of a real OVN cluster; tests/faults/test_tls_faults.py runs ssl: remotes "
      "with their keys against the sandbox"),
     (r"ansible-builder build|ansible-navigator run",
@@ -51,11 +51,6 @@ NOT_RUNNABLE = [
      "benchmarks of minutes; tests/bench runs each at a tiny size"),
     (r"python -m pytest",
      "the test suites themselves, which scripts/test runs"),
-    (r"^export ",
-     "points the user's shell at their cluster; here the lab sets OVN_NB_DB, OVN_SB_DB and "
-     "K8S_AUTH_KUBECONFIG for every command"),
-    (r"~/\.ovn|key\.pem",
-     "copies a real cluster's OVN TLS secret"),
     (r"^\./scripts/",
      "the repository's own entry points: .ci/run runs ./scripts/test, and scripts/test the demo's checks"),
 ]
@@ -248,6 +243,14 @@ def run_documented(tmp_path, command, setup, lab=None):
         return _run_in(lab, command, script, check)
 
 
+# `export NAME=value ...`: the variables it sets, printed after it (its effect is on the shell).
+EXPORTED = re.compile(r"(?:^export|\s)\s*([A-Z_][A-Z0-9_]*)=")
+
+
+def exported(command):
+    return EXPORTED.findall(command.split(" # ")[0]) if command.startswith("export ") else []
+
+
 def _run_in(lab, command, script, check):
     """The command in `lab`: a watcher until it showed a migration, anything else to its end."""
     # Paths into the repository are written from its root, as the documents say; the rest runs
@@ -265,10 +268,16 @@ def _run_in(lab, command, script, check):
             assert "'source_node': 'hv1'" in event and "'network_opt': " in event, output[-3000:]
             assert "'target_scheduled_at': None" not in event and "'target_scheduled_at': " in event, event
         return
+    names = exported(command)
+    if names:
+        script += "".join('\nprintf "%%s=%%s\\n" %s "${%s}"' % (name, name) for name in names)
     proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=lab["env"], cwd=str(cwd),
                           capture_output=True, text=True, timeout=300, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
+    for name in names:    # set, expanded (no "~" or "$(" left), and nothing the lab had
+        value = re.search(r"^%s=(.*)$" % name, output, re.M).group(1)
+        assert value and "~" not in value and "$" not in value and value != lab["env"].get(name), (name, value)
     if check:
         assert check(lab, output), "the command did not do what the document says:\n" + output[-3000:]
     assert not lab["k8s"].forbidden, "403 by extensions/awx/rbac.yml: %s" % lab["k8s"].forbidden

@@ -98,7 +98,10 @@ def documented_lab(tmp_path, ovn=False):
         kubeconfig = str(k8s.write_kubeconfig(tmp_path / "kubeconfig"))
         admin = str(k8s.write_kubeconfig(tmp_path / "kubeconfig-admin", token=k8s.admin_token))
         remotes = {"OVN_NB_DB": sandbox.nb_remote, "OVN_SB_DB": sandbox.sb_remote} if sandbox else {}
-        env = ansible_env(dict(remotes, K8S_AUTH_KUBECONFIG=kubeconfig, KUBECONFIG=admin))
+        # The reader's home is the lab's: ~/.ovn and kubectl's cache stay in it.
+        home = tmp_path / "home"
+        home.mkdir()
+        env = ansible_env(dict(remotes, K8S_AUTH_KUBECONFIG=kubeconfig, KUBECONFIG=admin, HOME=str(home)))
         # The event source runs as its own ServiceAccount, as rbac.yml deploys it.
         source_env = dict(env, K8S_AUTH_KUBECONFIG=str(k8s.write_kubeconfig(tmp_path / "kubeconfig-events",
                                                                             token=k8s.events_token)))
@@ -109,7 +112,7 @@ def documented_lab(tmp_path, ovn=False):
         operator_env = dict(env, TMPDIR=str(runs), K8S_AUTH_KUBECONFIG=str(k8s.write_kubeconfig(
             tmp_path / "kubeconfig-operator", token=k8s.operator_token)))
         yield {"ovn": sandbox, "k8s": k8s, "sim": sim, "env": env, "source_env": source_env, "ports": ports,
-               "operator_env": operator_env,
+               "operator_env": operator_env, "home": home,
                "dir": tmp_path}
     finally:
         if deployments:

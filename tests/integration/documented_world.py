@@ -179,6 +179,15 @@ def _kubectl_scenes():
            lambda lab, out: "successfully rolled out" in out)
     yield (r"get deploy kube-ovn-controller .*grep live-migration", None,
            lambda lab, out: "--enable-live-migration-optimize=true" in out)
+    # Pointing the shell at the cluster's OVN databases through their Services (docs/real-cluster.md).
+    for db, port in (("nb", 6641), ("sb", 6642)):
+        yield (r"^export OVN_%s_DB=tcp:\$\(kubectl" % db.upper(), None,
+               lambda lab, out, db=db, port=port: "OVN_%s_DB=tcp:%s:%d\n" % (
+                   db.upper(), lab["k8s"].get("services", "kube-system", "ovn-" + db)["spec"]["clusterIP"], port) in out)
+    # The OVN TLS files: a directory of the reader's, then the key made private (docs/real-cluster.md).
+    yield (r"^mkdir -p ~/\.ovn && cd ~/\.ovn$", None, lambda lab, out: (lab["home"] / ".ovn").is_dir())
+    yield (r"^chmod 600 key\.pem$", lambda lab: (lab["dir"] / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\n"),
+           lambda lab, out: (lab["dir"] / "key.pem").stat().st_mode & 0o777 == 0o600)
     yield (r"get secret kube-ovn-tls", None,
            lambda lab, out: all((lab["dir"] / (k + ".pem")).read_text().startswith("-----BEGIN")
                                 for k in ("cacert", "cert", "key")))
@@ -206,5 +215,6 @@ def scene(command):
 
 
 def needs_ovn(command):
-    """The commands that run the collection (or read the NB) get the lab with the OVN sandbox."""
-    return bool(re.search(r"\bansible|ovn-nbctl|ovn-sbctl|OVN_|" + READERS_OF_EVENTS, command))
+    """The commands that run the collection (or read the NB) get the lab with the OVN sandbox; an
+    `export` only sets the reader's shell variables."""
+    return not command.startswith("export ") and bool(re.search(r"\bansible|ovn-nbctl|ovn-sbctl|OVN_|" + READERS_OF_EVENTS, command))
