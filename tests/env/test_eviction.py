@@ -17,8 +17,8 @@ def eviction(name, namespace):
 
 
 def running_pod(k8s, namespace, name, labels=None):
-    k8s.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace,
-                                                               "labels": labels or {}},
+    k8s.create({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
                 "spec": {"containers": [{"name": "c", "image": "i"}], "nodeName": "node-a"},
                 "status": {"phase": "Running"}})
 

@@ -114,13 +114,16 @@ def _playbook_scenes():
     yield (r"^ovn-(nb|sb)ctl", None, lambda lab, out: "db-0.vms" in out)
 
 
+def canary_cut_over(lab, _out):
+    return set(owned_options(lab["ovn"], lab["ports"][CANARY]).values()) == {("hv2", None)}
+
+
 def _rulebook_scenes():
     # The rulebook, shown db-0's migration in vm-canary (documented_commands.WATCHERS): cut over to hv2.
     # docs/rollout.md starts it in scope opted_in on vm-canary, after stage 1 opted the canary VMs in.
-    cut_over = lambda lab, out: set(owned_options(lab["ovn"], lab["ports"][CANARY]).values()) == {("hv2", None)}
     yield (r"ansible-rulebook -i .*--vars rollout\.yml", lambda lab: annotate(lab, *CANARY, {ENABLED: "true"}),
-           cut_over)
-    yield (r"ansible-rulebook -i ", None, cut_over)
+           canary_cut_over)
+    yield (r"ansible-rulebook -i ", None, canary_cut_over)
 
 
 def _kubectl_scenes():
