@@ -50,8 +50,8 @@ def change(sandbox, vm, state, source="hv1", target="hv2", **extra):
     return sandbox.module_args(**args)
 
 
-def make_vm(sandbox, hv="hv1", providers=("net1",)):
-    """A VM with a primary port and one attachment port per provider, bound on `hv`."""
+def make_vm(sandbox, hv="hv1", providers=("net1",), timeout=10):
+    """A VM with a primary port and one attachment port per provider, bound on `hv` within `timeout` s."""
     suffix = uuid.uuid4().hex[:6]
     namespace, vm = "ns-" + suffix, "vm-" + suffix
     ports = sandbox.create_vm(namespace, vm, providers=providers)
@@ -60,7 +60,7 @@ def make_vm(sandbox, hv="hv1", providers=("net1",)):
         sandbox.add_vm_port(hv, port["name"])
     for port in ports:
         sandbox.wait_for(lambda: (sandbox.port_binding(port["name"]) or {}).get("chassis") == chassis,
-                         what="%s bound on %s" % (port["name"], hv))
+                         timeout=timeout, what="%s bound on %s" % (port["name"], hv))
     return {"namespace": namespace, "vm": vm, "ports": [p["name"] for p in ports]}
 
 

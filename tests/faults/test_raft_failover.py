@@ -19,6 +19,9 @@ from ansible_collections.kubeovn.live_migration.plugins.module_utils.ovn import 
 from ansible_collections.kubeovn.live_migration.plugins.module_utils.errors import OvsdbError  # noqa: E402
 
 NB, SB = "ovn-nb", "ovn-sb"
+# After an earlier test moved or killed leaders, northd and the ovn-controllers reconnect with
+# backoff (seconds): a new VM's first binding may take longer than on a quiet cluster.
+BIND_TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def remotes_leader_last(sandbox, db):
 
 def test_remote_listing_all_members_finds_the_leader(full_cluster):
     sandbox = full_cluster
-    vm = make_vm(sandbox)
+    vm = make_vm(sandbox, timeout=BIND_TIMEOUT)
     nb_remote, sb_remote = remotes_leader_last(sandbox, NB), remotes_leader_last(sandbox, SB)
     results = run_tasks([
         ("ovn_lsp", dict(change(sandbox, vm, "prepared"), ovn_nb_connection=nb_remote, ovn_sb_connection=sb_remote)),
@@ -59,7 +62,7 @@ def test_remote_listing_all_members_finds_the_leader(full_cluster):
 
 def test_leaders_killed_between_two_runs(full_cluster):
     sandbox = full_cluster
-    vm = make_vm(sandbox)
+    vm = make_vm(sandbox, timeout=BIND_TIMEOUT)
     first = run_module("ovn_lsp", change(sandbox, vm, "prepared"))
     assert not first["failed"], first
     for db in (NB, SB):
@@ -79,7 +82,7 @@ STEPS = [("prepared", "hv1", "hv2"), ("cutover", "hv1", "hv2"), ("prepared", "hv
 
 def test_leader_killed_while_changes_are_in_flight(full_cluster):
     sandbox = full_cluster
-    vm = make_vm(sandbox)
+    vm = make_vm(sandbox, timeout=BIND_TIMEOUT)
     log = []
     northd = sandbox.pids["northd/ovn-northd"]
 
@@ -142,7 +145,7 @@ def test_time_a_change_waits_across_a_leader_failover(full_cluster):
     """The real client, retried every 10 ms as a caller with retries would: from the kill to the
     change committed by the new leader. Printed (never asserted)."""
     sandbox = full_cluster
-    vm = make_vm(sandbox, providers=())
+    vm = make_vm(sandbox, providers=(), timeout=BIND_TIMEOUT)
     lookup = ovn_nb.vif_lookup(namespace=vm["namespace"], vmi=vm["vm"])
     figures = []
     for round_no, (state, source, target) in enumerate(STEPS[:3]):
@@ -198,7 +201,7 @@ def rejoin(sandbox, db, index):
 
 def test_leadership_transferred_while_a_change_commits_lands_once(full_cluster):
     sandbox = full_cluster
-    vm = make_vm(sandbox)
+    vm = make_vm(sandbox, timeout=BIND_TIMEOUT)
     leader = sandbox.wait_cluster(NB)
     # The leader hands leadership over right after it sent our transaction's log entry out.
     appctl(sandbox, NB, leader, "cluster/failure-test", "transfer-leadership-after-sending-append-request")
@@ -217,7 +220,7 @@ def test_leader_leaving_between_read_and_write_lands_once(full_cluster):
     """The real client: the leader leaves the cluster after the ports were read, so the write meets
     a closed session; it finds the new leader and sends the guarded transaction again."""
     sandbox = full_cluster
-    vm = make_vm(sandbox, providers=())
+    vm = make_vm(sandbox, providers=(), timeout=BIND_TIMEOUT)
     leader = sandbox.wait_cluster(NB)
     inner = ovn_nb.vif_lookup(namespace=vm["namespace"], vmi=vm["vm"])
     reads = []
